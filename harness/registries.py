@@ -1,0 +1,40 @@
+"""The project's registries and its built-in entries (lazy, so listing imports nothing heavy).
+
+Other packages add entries through the entry-point groups ``ebmbench.suites``, ``ebmbench.datasets`` and
+``ebmbench.models``.
+"""
+
+from __future__ import annotations
+
+from ebmbench.registry import Registry
+
+SUITES: Registry = Registry("suite", "ebmbench.suites")
+DATASETS: Registry = Registry("dataset", "ebmbench.datasets")
+MODELS: Registry = Registry("model", "ebmbench.models")
+
+# --- suites: name -> Suite subclass -------------------------------------------------------------------------
+SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
+
+# --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
+DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")
+DATASETS.register("cifar10", "ebmbench.data.vision:load_cifar10")
+DATASETS.register("cifar100", "ebmbench.data.vision:load_cifar100")
+DATASETS.register("svhn", "ebmbench.data.vision:load_svhn")
+DATASETS.register("mnist", "ebmbench.data.vision:load_mnist")
+DATASETS.register("fashion-mnist", "ebmbench.data.vision:load_fashion_mnist")
+DATASETS.register("celeba", "ebmbench.data.vision:load_celeba")
+DATASETS.register("dtd", "ebmbench.data.vision:load_dtd")
+DATASETS.register("imagenet32", "ebmbench.data.vision:load_imagenet32")
+DATASETS.register("constant", "ebmbench.data.synthetic:load_constant")
+DATASETS.register("uniform", "ebmbench.data.synthetic:load_uniform")
+DATASETS.register("gaussian", "ebmbench.data.synthetic:load_gaussian")
+DATASETS.register("photo-patches", "ebmbench.data.synthetic:load_photo_patches")
+DATASETS.register("interp", "ebmbench.data.synthetic:load_interp")
+DATASETS.register("flip", "ebmbench.data.synthetic:load_flip")
+DATASETS.register("invert", "ebmbench.data.synthetic:load_invert")
+DATASETS.register("folder", "ebmbench.data.folder:load_folder")
+
+# --- models: family -> Model subclass (built from a checkpoint's config; trained by its ``trainer``) ---------
+MODELS.register("ebm", "ebmbench.models.ebm:EnergyModel")
+MODELS.register("classifier", "ebmbench.models.classifier:Classifier")
+MODELS.register("dummy", "ebmbench.models.dummy:QuadraticEnergy")
