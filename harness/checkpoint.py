@@ -1,0 +1,140 @@
+"""Self-describing, safe checkpoints: one safetensors file whose header metadata holds a JSON description.
+
+Loading parses the header with plain ``json`` and reads raw tensors; nothing is ever unpickled, so a file
+carrying a pickle payload cannot run code. Tensors are namespaced: ``model.*`` (weights), ``optim.*`` and
+``state.*`` (training state for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ebmbench import __version__
+from ebmbench.errors import CheckpointError
+from ebmbench.models.base import Model, ModelInfo
+
+FORMAT = "ebmbench-checkpoint"
+FORMAT_VERSION = 1
+_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model, its description, training state tensors and the file's SHA-256."""
+
+    model: Model
+    header: dict[str, Any]
+    path: Path
+    sha256: str
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.header.get("training", {})
+
+
+def save_checkpoint(path: str | Path, model: Model, training: dict[str, Any] | None = None,
+                    state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write ``model`` (and optional training state) atomically: a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "ebmbench_version": __version__,
+              "family": model.family, "info": model.info.to_dict(), "config": model.config,
+              "training": training or {}}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({k: v.detach().cpu().contiguous() for k, v in (state or {}).items()})
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    save_file(tensors, str(tmp), metadata={"ebmbench": json.dumps(header)})
+    os.replace(tmp, path)
+    return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's JSON description, after checking the file is a complete safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; train one with `ebmbench train` or check the path")
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if head.startswith(_PICKLE_MAGIC):
+            raise CheckpointError(f"{path} is a pickle/torch.save file; ebmbench loads only safetensors "
+                                  "checkpoints (it never unpickles), re-save it with `ebmbench` tooling")
+        if len(head) < 8:
+            raise CheckpointError(f"{path} is too short to be a checkpoint ({size} bytes); it is truncated or empty")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8 or n > 100_000_000:
+            raise CheckpointError(f"{path} is not a safetensors checkpoint or is truncated (bad header length)")
+        raw = fh.read(n)
+    try:
+        table = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not a safetensors checkpoint (its header is not JSON)") from None
+    end = max((int(v["data_offsets"][1]) for k, v in table.items() if k != "__metadata__"), default=0)
+    if 8 + n + end > size:
+        raise CheckpointError(f"{path} is truncated ({size} bytes, needs {8 + n + end}); re-copy or re-train it")
+    meta = (table.get("__metadata__") or {}).get("ebmbench")
+    if meta is None:
+        raise CheckpointError(f"{path} is a safetensors file but not an ebmbench checkpoint (no description)")
+    header = json.loads(meta)
+    if header.get("format") != FORMAT or int(header.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {header.get('format_version')}; this ebmbench "
+                              f"reads up to {FORMAT_VERSION}: upgrade ebmbench")
+    return header
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
+    """Load and validate a checkpoint; every problem is a one-line CheckpointError."""
+    from ebmbench.registries import MODELS
+
+    path = Path(path)
+    header = read_header(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for corrupt data
+        raise CheckpointError(f"{path} is corrupt: {exc}") from None
+    model = build_model(header, MODELS.get(header["family"]))
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    _load_weights(model, weights, path)
+    state = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    model.to(device).eval()
+    return Checkpoint(model, header, path, file_sha256(path), state)
+
+
+def build_model(header: dict[str, Any], cls: type[Model]) -> Model:
+    """Rebuild the architecture a header describes."""
+    try:
+        return cls.from_config(ModelInfo.from_dict(header["info"]), header["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint config cannot build a {header.get('family')} model: {exc}") from None
+
+
+def _load_weights(model: Model, weights: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                           for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                               ("wrong shape", sorted(wrong))) if keys)
+        raise CheckpointError(f"{path}: weights do not match the config it describes ({detail})")
+    model.load_state_dict(weights)

@@ -1,0 +1,192 @@
+"""The ``ebmbench`` command line: train, info, run, list, quickstart (and report/compare from reports).
+
+User errors print one line and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ebmbench import __version__
+from ebmbench.errors import EbmbenchError
+
+DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+DATA_ROOT = click.option("--data-root", type=click.Path(path_type=Path), default=None,
+                         help="Where real datasets live [default: $EBMBENCH_DATA or ~/.cache/ebmbench/data].")
+DOWNLOAD = click.option("--download", is_flag=True, help="Allow downloading missing datasets (off by default).")
+SETTINGS = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                        help="Set an option (repeatable); `ebmbench list` shows each suite's options.")
+QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
+
+
+class Main(click.Group):
+    """Turns EbmbenchError into one line on stderr and its exit code; Ctrl-C into a resumable stop."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EbmbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished work is saved; re-run the same command to resume", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="ebmbench")
+def main() -> None:
+    """Train energy-based models and evaluate them: sample quality, OOD detection, adversarial robustness."""
+
+
+def data_context(data_root: Path | None, download: bool) -> Any:
+    from ebmbench.data.base import DataContext, default_data_root
+
+    return DataContext(root=data_root or default_data_root(), download=download)
+
+
+def parse_named_paths(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``("glow=a.safetensors",)`` -> ``{"glow": "a.safetensors"}``."""
+    out = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise EbmbenchError(f"{flag} expects NAME=CHECKPOINT, got {value!r}")
+        out[name] = path
+    return out
+
+
+@main.command()
+@click.option("--kind", default="ebm", show_default=True, help="Model family to train (see `ebmbench list`).")
+@click.option("--dataset", default=None, help="Training dataset [default: the family's, digits].")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint file to write.")
+@SETTINGS
+@click.option("--adv-train", default=None, metavar="NORM:EPS", help="PGD adversarial training (classifier).")
+@click.option("--seed", type=int, default=None, help="Random seed [default: 0].")
+@click.option("--resume", is_flag=True, help="Continue from --out if it exists (same options required).")
+@DEVICE
+@DATA_ROOT
+@DOWNLOAD
+@QUIET
+def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], adv_train: str | None,
+          seed: int | None, resume: bool, device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
+    """Train a model and write a self-describing checkpoint (periodically, so --resume can continue)."""
+    from ebmbench.devices import resolve_device
+    from ebmbench.options import build_options, parse_pairs
+    from ebmbench.training.common import TrainRequest, trainer_module
+
+    module = trainer_module(kind)
+    values: dict[str, Any] = parse_pairs(settings)
+    for key, value in (("dataset", dataset), ("seed", seed), ("adv_train", adv_train)):
+        if value is not None:
+            values[key] = str(value)
+    config = build_options(module.Config, values)
+    if out.exists() and not resume:
+        raise EbmbenchError(f"{out} exists; pass --resume to continue it or choose another --out")
+    req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=not quiet)
+    path = module.train(config, req, data_context(data_root, download))
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+def info(checkpoint: Path) -> None:
+    """Describe a checkpoint: family, config, data, shapes, classes, training, version, SHA-256."""
+    from ebmbench.checkpoint import file_sha256, read_header
+
+    header = read_header(checkpoint)
+    meta = header["info"]
+    training = header.get("training", {})
+    rows = [("file", str(checkpoint)), ("sha256", file_sha256(checkpoint)), ("family", header["family"]),
+            ("dataset", meta["dataset"]), ("input shape", "x".join(map(str, meta["input_shape"]))),
+            ("value range", f"[{meta['value_range'][0]}, {meta['value_range'][1]}]"),
+            ("classes", str(meta["num_classes"])), ("conditional", str(meta["conditional"]).lower()),
+            ("config", _kv(header["config"])), ("training steps", str(training.get("step", "n/a"))),
+            ("training metrics", _kv(training.get("metrics", {}))),
+            ("training config", _kv(training.get("config", {}))),
+            ("ebmbench version", header.get("ebmbench_version", "?"))]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+def _kv(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in d.items()) or "-"
+
+
+@main.command()
+@click.argument("suite")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Checkpoint to test.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: runs/SUITE-MODEL]; re-running into it resumes.")
+@SETTINGS
+@click.option("--baseline", "baselines", multiple=True, metavar="NAME=CKPT", help="A baseline model (repeatable).")
+@click.option("--name", default=None, help="Model name in tables [default: checkpoint file name].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Discard an existing run in --out instead of resuming it.")
+@DEVICE
+@DATA_ROOT
+@DOWNLOAD
+@QUIET
+def run(suite: str, model_path: Path, out: Path | None, settings: tuple[str, ...], baselines: tuple[str, ...],
+        name: str | None, seed: int, overwrite: bool, device: str, data_root: Path | None, download: bool,
+        quiet: bool) -> None:
+    """Run SUITE on a checkpoint and write a run directory (manifest.json, results.jsonl, plots)."""
+    from ebmbench.runner import run_suite
+
+    out = out or Path("runs") / f"{suite}-{model_path.stem}"
+    rundir = run_suite(suite, model_path, out, settings, parse_named_paths(baselines, "--baseline"), device,
+                       seed, data_context(data_root, download), overwrite, not quiet, name)
+    click.echo(_summary(rundir))
+
+
+def _summary(rundir: Any) -> str:
+    from ebmbench.summary import summary_table
+
+    return f"{summary_table(rundir.records())}\n\nresults in {rundir.path}"
+
+
+@main.command(name="list")
+def list_() -> None:
+    """List suites (with their options), datasets and model families."""
+    from ebmbench.options import describe
+    from ebmbench.registries import DATASETS, MODELS, SUITES
+
+    click.echo("suites:")
+    for name in SUITES.names():
+        cls = SUITES.get(name)
+        click.echo(f"  {name:<14} v{cls.version}  {cls.description}")
+        opts = ", ".join(f"{n}={d}" for n, _, d in describe(cls.Options))
+        click.echo(f"  {'':<14}   options: {opts}")
+    click.echo("datasets:")
+    for name in DATASETS.names():
+        doc = (DATASETS.get(name).__doc__ or "").strip().splitlines()
+        click.echo(f"  {name:<14} {doc[0] if doc else ''}")
+    click.echo("models (train with `ebmbench train --kind NAME`):")
+    for name in MODELS.names():
+        cls = MODELS.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        trainable = "" if getattr(cls, "trainer", None) else " (not trainable)"
+        click.echo(f"  {name:<14} {doc[0] if doc else ''}{trainable}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True)
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Where trained models are cached [default: $EBMBENCH_CACHE or ~/.cache/ebmbench].")
+@click.option("--iterations", type=int, default=None, help="EBM training iterations [default: the trainer's].")
+@DEVICE
+@QUIET
+def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, device: str, quiet: bool) -> None:
+    """Train a small conditional EBM on the bundled digits (cached) and run every suite on it."""
+    from ebmbench.quickstart import run_quickstart
+
+    run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

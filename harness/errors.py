@@ -1,0 +1,25 @@
+"""User-facing errors: the CLI prints these as one line and exits non-zero, without a traceback."""
+
+
+class EbmbenchError(Exception):
+    """A problem the user can fix (bad input, missing file, wrong option); shown as one line."""
+
+    exit_code = 2
+
+
+class CheckpointError(EbmbenchError):
+    """A checkpoint file that cannot be loaded safely or does not match its own description."""
+
+
+class DataError(EbmbenchError):
+    """A dataset that is missing, malformed or does not fit the model."""
+
+
+class DivergenceError(EbmbenchError):
+    """Training produced non-finite or exploding energies."""
+
+    exit_code = 3
+
+
+class CapabilityError(EbmbenchError):
+    """A suite needs something from a model that the model cannot do."""

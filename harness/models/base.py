@@ -1,0 +1,110 @@
+"""The interface every model the suites see implements, whatever its family.
+
+A suite asks a model for capabilities (``energy``, ``log_prob``, ``logits``, ``sample``) and refuses clearly
+when one is missing; it never branches on a model's name or family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ebmbench.errors import CapabilityError
+
+
+class Capability(str, Enum):
+    ENERGY = "energy"
+    LOG_PROB = "log_prob"
+    LOGITS = "logits"
+    SAMPLE = "sample"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model expects and what it was trained on; stored in every checkpoint."""
+
+    family: str
+    dataset: str
+    input_shape: tuple[int, int, int]
+    num_classes: int = 0
+    conditional: bool = False
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
+        return cls(family=d["family"], dataset=d["dataset"], input_shape=tuple(d["input_shape"]),
+                   num_classes=int(d.get("num_classes", 0)), conditional=bool(d.get("conditional", False)),
+                   value_range=tuple(d.get("value_range", (0.0, 1.0))))
+
+
+class Model(nn.Module):
+    """Base class: subclasses set ``capabilities`` and implement the matching methods.
+
+    ``config`` is the JSON-able dict that rebuilds the architecture (``from_config``); ``trainer`` names the
+    module (with a ``Config`` dataclass and a ``train`` function) that ``ebmbench train --kind FAMILY`` uses.
+    """
+
+    family: ClassVar[str] = "model"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    trainer: ClassVar[str | None] = None
+
+    def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+        self.config = dict(config)
+
+    @classmethod
+    def from_config(cls, info: ModelInfo, config: dict[str, Any]) -> Model:
+        return cls(info, config)
+
+    def has(self, capability: Capability | str) -> bool:
+        return Capability(capability) in self.capabilities
+
+    def energy(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Energy per example (lower = more likely); conditional models take labels ``y``."""
+        raise CapabilityError(f"{self.family} model has no energy")
+
+    def energy_all_classes(self, x: torch.Tensor) -> torch.Tensor:
+        """Energies E(x, y) for every label, shape (batch, classes); batched where the model allows."""
+        if not self.info.conditional:
+            raise CapabilityError(f"{self.family} model is not conditional")
+        labels = torch.arange(self.info.num_classes, device=x.device)
+        return torch.stack([self.energy(x, labels[k].expand(len(x))) for k in range(len(labels))], dim=1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-likelihood per example in nats (continuous density over the value range)."""
+        raise CapabilityError(f"{self.family} model has no log-likelihood")
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape (batch, classes)."""
+        raise CapabilityError(f"{self.family} model does not classify")
+
+    def logits_module(self) -> nn.Module:
+        """``logits`` wrapped as a module whose forward returns logits (for torchattacks)."""
+        return LogitsModule(self)
+
+
+def require(model: Model, *capabilities: Capability | str, who: str = "this suite") -> None:
+    """Raise a one-line CapabilityError unless ``model`` has every capability."""
+    missing = [Capability(c).value for c in capabilities if not model.has(c)]
+    if missing:
+        have = ", ".join(sorted(c.value for c in model.capabilities)) or "nothing"
+        raise CapabilityError(f"{who} needs a model with {', '.join(missing)}; the {model.family} model has {have}")
+
+
+class LogitsModule(nn.Module):
+    """``model.logits`` as a plain module, the form attack libraries (torchattacks) expect."""
+
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(x)

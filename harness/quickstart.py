@@ -1,0 +1,45 @@
+"""The main job on the embedded data: train (or reuse) a small conditional EBM on the bundled digits and run
+every registered suite whose needs it meets, each into its own run directory. A second run reuses the
+cached model and the finished suite units."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ebmbench.devices import resolve_device
+from ebmbench.registries import SUITES
+from ebmbench.runner import default_cache_dir, run_suite
+from ebmbench.summary import summary_table
+from ebmbench.zoo import cached_model
+
+QUICKSTART_EBM = {"dataset": "digits", "conditional": True}
+MODEL_NAME = "ebm-digits"
+
+
+def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto", progress: bool = True,
+                   iterations: int | None = None, echo: Callable[[str], None] = print) -> list[Path]:
+    """Run the quickstart; returns the run directories written."""
+    from ebmbench.checkpoint import load_checkpoint
+
+    cache = cache_dir or default_cache_dir()
+    settings = dict(QUICKSTART_EBM)
+    if iterations is not None:
+        settings["iterations"] = iterations
+    echo("[1] EBM on the bundled digits (trained on first use, then cached)")
+    ckpt = cached_model("ebm", settings, cache, resolve_device(device), progress=progress)
+    echo(f"    checkpoint: {ckpt}")
+    model = load_checkpoint(ckpt).model
+    runs = []
+    for i, name in enumerate(SUITES.names(), start=2):
+        suite = SUITES.get(name)
+        if not all(model.has(c) for c in suite.requires):
+            echo(f"[{i}] {name}: skipped (needs {', '.join(c.value for c in suite.requires)})")
+            continue
+        echo(f"[{i}] suite {name}: {suite.description}")
+        run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), device=device,
+                        progress=progress, model_name=MODEL_NAME, cache_dir=cache)
+        echo(summary_table(run.records()))
+        runs.append(run.path)
+    echo(f"\nrun directories: {', '.join(str(p) for p in runs)}")
+    return runs

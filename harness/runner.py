@@ -1,0 +1,75 @@
+"""Run one suite on one checkpoint into a run directory: resolve options, load and check models, fail fast,
+then run the suite's units, resuming where a previous run stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ebmbench.checkpoint import Checkpoint, load_checkpoint
+from ebmbench.data.base import DataContext
+from ebmbench.devices import resolve_device, seed_everything
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import require
+from ebmbench.options import build_options
+from ebmbench.registries import SUITES
+from ebmbench.rundir import RunDir
+from ebmbench.suite import Suite, SuiteContext
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("EBMBENCH_CACHE", Path.home() / ".cache" / "ebmbench")).expanduser()
+
+
+def check_compatible(main: Checkpoint, name: str, other: Checkpoint) -> None:
+    """A baseline must be trained on the same dataset and input shape as the model under test."""
+    a, b = main.model.info, other.model.info
+    if (a.dataset, tuple(a.input_shape)) != (b.dataset, tuple(b.input_shape)):
+        raise EbmbenchError(f"baseline {name!r} was trained on {b.dataset} {tuple(b.input_shape)} but the model on "
+                            f"{a.dataset} {tuple(a.input_shape)}; give a baseline trained on the same data")
+
+
+def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings: Iterable[str] = (),
+              baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
+              data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
+              model_name: str | None = None, cache_dir: Path | None = None) -> RunDir:
+    """Run ``suite_name`` on ``checkpoint``; returns the run directory (see DESIGN.md's run contract)."""
+    suite_cls: type[Suite] = SUITES.get(suite_name)
+    options = build_options(suite_cls.Options, settings)
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, dev)
+    require(ckpt.model, *suite_cls.requires, who=f"suite {suite_name!r}")
+    loaded = {name: load_checkpoint(path, dev) for name, path in (baselines or {}).items()}
+    for name, other in loaded.items():
+        check_compatible(ckpt, name, other)
+    suite = suite_cls(options)
+    run = RunDir(out)
+    ctx = SuiteContext(model=ckpt.model, model_name=model_name or Path(checkpoint).stem,
+                       dataset=ckpt.model.info.dataset, run=run, device=dev, seed=seed,
+                       data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
+                       cache_dir=cache_dir or default_cache_dir(), progress=progress)
+    seed_everything(seed)
+    suite.check(ctx)
+    identity = {"suite": suite_name, "suite_version": suite_cls.version, "options": _jsonable(options),
+                "checkpoint_sha256": ckpt.sha256, "seed": seed, "dataset": ctx.dataset,
+                "baselines": {n: c.sha256 for n, c in loaded.items()}}
+    details = {"device": str(dev), "checkpoint": str(Path(checkpoint).resolve()), "model": ctx.model_name,
+               "model_info": ckpt.model.info.to_dict(), "model_config": ckpt.model.config,
+               "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}
+    resumed = run.start(identity, details, overwrite=overwrite)
+    ctx.done = run.done_units() if resumed else set()
+    try:
+        suite.run(ctx)
+    except BaseException as exc:
+        run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
+        raise
+    run.finish()
+    return run
+
+
+def _jsonable(options: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}

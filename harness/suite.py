@@ -1,0 +1,79 @@
+"""The suite contract: what a suite declares, and the context it runs in.
+
+A suite turns (model, data, options) into records committed to a run directory in resumable units. It asks
+the model for capabilities; it never branches on a model's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ebmbench.data.base import DataContext, ImageSet, load_dataset
+from ebmbench.models.base import Capability, Model
+from ebmbench.records import Record
+from ebmbench.rundir import RunDir
+
+
+@dataclass
+class SuiteContext:
+    """Everything a running suite may use: the model under test, named baselines, data, the run directory."""
+
+    model: Model
+    model_name: str
+    dataset: str
+    run: RunDir
+    device: torch.device
+    seed: int = 0
+    data: DataContext = field(default_factory=DataContext)
+    baselines: dict[str, Model] = field(default_factory=dict)
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ebmbench")
+    progress: bool = True
+    done: set[str] = field(default_factory=set)
+
+    def load(self, split: str, name: str | None = None, **overrides: Any) -> ImageSet:
+        """A split of ``name`` (default: the model's dataset), conformed to the model's input shape."""
+        ctx = DataContext(**{**self.data.__dict__, "shape": self.model.info.input_shape,
+                             "reference": self.dataset, "seed": self.seed, **overrides})
+        return load_dataset(name or self.dataset, split, ctx)
+
+    def is_done(self, unit: str) -> bool:
+        return unit in self.done
+
+    def commit(self, unit: str, records: Iterable[Record]) -> None:
+        """Commit one unit's records atomically; a resumed run skips it."""
+        self.run.commit(unit, records)
+        self.done.add(unit)
+
+
+class Suite:
+    """Base class. Subclasses set the class attributes and implement ``run`` (and ``check`` to fail fast)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    requires: ClassVar[tuple[Capability, ...]] = ()
+    Options: ClassVar[type]
+    headline: ClassVar[str] = ""
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    def check(self, ctx: SuiteContext) -> None:
+        """Validate inputs before long work starts (raise EbmbenchError). Default: nothing more to check."""
+
+    def run(self, ctx: SuiteContext) -> None:
+        raise NotImplementedError
+
+    def record(self, ctx: SuiteContext, metric: str, value: float, eval_set: str, *, model: str | None = None,
+               higher_is_better: bool | None = None, ci: tuple[float, float] | None = None, n: int | None = None,
+               **extra: Any) -> Record:
+        """A record stamped with this suite, its version, the model, dataset and seed."""
+        return Record(suite=self.name, suite_version=self.version, model=model or ctx.model_name,
+                      dataset=ctx.dataset, eval_set=eval_set, metric=metric, value=float(value),
+                      ci_low=None if ci is None else float(ci[0]), ci_high=None if ci is None else float(ci[1]),
+                      n=n, seed=ctx.seed, higher_is_better=higher_is_better, extra=extra)

@@ -1,0 +1,120 @@
+"""Train a plain classifier, optionally with PGD adversarial training (Madry et al. 2018): the baseline for
+classifier OOD scores and for robustness comparisons."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ebmbench.data.base import DataContext, load_dataset
+from ebmbench.devices import seed_everything
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import ModelInfo
+from ebmbench.models.classifier import Classifier
+from ebmbench.models.networks import resolve_arch
+from ebmbench.scoring import score_set
+from ebmbench.training.common import (
+    TrainRequest,
+    infinite_batches,
+    restore_optimizer,
+    resume_from,
+    save_training,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Classifier training options. ``adv_train`` is ``linf:EPS`` or ``l2:EPS`` (PGD training) or empty."""
+
+    dataset: str = "digits"
+    arch: str = "small"
+    width: int | None = 32
+    spectral_norm: bool | None = False
+    iterations: int = 400
+    batch_size: int = 128
+    lr: float = 1e-3
+    adv_train: str = ""
+    adv_steps: int = 7
+    checkpoint_every: int = 200
+    seed: int = 0
+
+    def adversary(self) -> tuple[str, float] | None:
+        """The parsed ``adv_train`` threat model, or None for standard training."""
+        if not self.adv_train:
+            return None
+        norm, _, eps = self.adv_train.partition(":")
+        try:
+            if norm not in ("linf", "l2"):
+                raise ValueError
+            return norm, float(eps)
+        except ValueError:
+            raise EbmbenchError(f"adv_train must look like linf:0.1 or l2:0.5, not {self.adv_train!r}") from None
+
+
+def build(config: Config, shape: tuple[int, int, int], num_classes: int) -> Classifier:
+    if num_classes < 2:
+        raise EbmbenchError(f"dataset {config.dataset!r} has no class labels; a classifier cannot be trained on it")
+    info = ModelInfo(family="classifier", dataset=config.dataset, input_shape=shape, num_classes=num_classes)
+    return Classifier(info, resolve_arch(config.arch, width=config.width, spectral_norm=config.spectral_norm))
+
+
+def pgd_attack(model: Classifier, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float,
+               steps: int) -> torch.Tensor:
+    """Adversarial examples for training, through torchattacks (inputs in [0, 1])."""
+    import torchattacks
+
+    alpha = 2.5 * eps / steps
+    attack = (torchattacks.PGD(model.logits_module(), eps=eps, alpha=alpha, steps=steps, random_start=True)
+              if norm == "linf" else
+              torchattacks.PGDL2(model.logits_module(), eps=eps, alpha=alpha, steps=steps, random_start=True))
+    return attack(x, y)
+
+
+def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
+    """Train (or resume) a classifier and write its checkpoint (with test accuracy) to ``req.out``."""
+    seed_everything(config.seed)
+    ctx = data or DataContext()
+    train_set = load_dataset(config.dataset, "train", ctx)
+    model = build(config, train_set.shape, train_set.num_classes).to(req.device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    adversary = config.adversary()
+    start = 0
+    if (ckpt := resume_from(req, "classifier", config)) is not None:
+        model.load_state_dict(ckpt.model.state_dict())
+        restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
+        start = int(ckpt.training["step"])
+    batches = infinite_batches(train_set, config.batch_size, config.seed)
+    bar = tqdm(range(start, config.iterations), desc="train classifier", disable=not req.progress,
+               initial=start, total=config.iterations)
+    for step in bar:
+        tic = time.perf_counter()
+        _, x, y = next(batches)
+        x, y = x.to(req.device), y.to(req.device)
+        if adversary is not None:
+            model.eval()
+            x = pgd_attack(model, x, y, adversary[0], adversary[1], config.adv_steps)
+        model.train()
+        loss = F.cross_entropy(model.logits(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{len(x) / (time.perf_counter() - tic):.0f}")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
+            metrics = {"loss": loss.item(), "test_accuracy": test_accuracy(model, ctx, config.dataset, req.device)}
+            save_training(req, model, config, step + 1, opt, {}, metrics)
+    model.eval()
+    return req.out
+
+
+def test_accuracy(model: Classifier, ctx: DataContext, dataset: str, device: torch.device) -> float:
+    """Accuracy on the dataset's test split."""
+    model.eval()
+    test = load_dataset(dataset, "test", ctx)
+    predictions = score_set(lambda x: model.logits(x).argmax(1), test, device)
+    _, labels = test.tensors()
+    return (predictions.long() == labels).float().mean().item()

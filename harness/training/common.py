@@ -1,0 +1,87 @@
+"""What every trainer shares: resolving a family's trainer, infinite seeded batches, optimizer and RNG state as
+tensors (so checkpoints stay pickle-free), and periodic atomic checkpoints."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ebmbench.data.base import ImageSet
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import Model
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Where and how to train, independent of the family's own config."""
+
+    out: Path
+    device: torch.device
+    resume: bool = False
+    progress: bool = True
+
+
+def trainer_module(family: str) -> ModuleType:
+    """The trainer module of a registered model family (``ebmbench train --kind FAMILY``)."""
+    from ebmbench.registries import MODELS
+
+    cls = MODELS.get(family)
+    if not getattr(cls, "trainer", None):
+        raise EbmbenchError(f"model family {family!r} cannot be trained by ebmbench")
+    return importlib.import_module(cls.trainer)
+
+
+def infinite_batches(data: ImageSet, batch_size: int, seed: int, start_epoch: int = 0
+                     ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """``(epoch, x, y)`` forever; epoch e is shuffled with seed + e so a resumed run sees the same order."""
+    if len(data) < batch_size:
+        batch_size = len(data)
+    epoch = start_epoch
+    while True:
+        for x, y in data.loader(batch_size, shuffle=True, seed=seed + epoch, drop_last=True):
+            yield epoch, x, y
+        epoch += 1
+
+
+def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """An optimizer's state as flat tensors plus JSON-able param groups."""
+    sd = opt.state_dict()
+    tensors = {f"optim.{idx}.{key}": torch.as_tensor(val) for idx, st in sd["state"].items()
+               for key, val in st.items()}
+    return tensors, json.loads(json.dumps(sd["param_groups"]))
+
+
+def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_training(req: TrainRequest, model: Model, config: Any, step: int, opt: torch.optim.Optimizer,
+                  extra_state: dict[str, torch.Tensor], metrics: dict[str, float]) -> None:
+    """A resumable checkpoint: weights, optimizer, extra state (buffer, RNG) and the training record."""
+    optim_tensors, groups = optimizer_state(opt)
+    training = {"step": step, "config": asdict(config), "optim_param_groups": groups, "metrics": metrics}
+    save_checkpoint(req.out, model, training=training, state={**optim_tensors, **extra_state})
+
+
+def resume_from(req: TrainRequest, family: str, config: Any) -> Checkpoint | None:
+    """The checkpoint to resume, if ``--resume`` and one exists; refuse one trained with another config."""
+    if not (req.resume and req.out.exists()):
+        return None
+    ckpt = load_checkpoint(req.out, req.device)
+    if ckpt.header["family"] != family or ckpt.training.get("config") != json.loads(json.dumps(asdict(config))):
+        raise EbmbenchError(f"cannot resume {req.out}: it was trained with a different kind or config; pass the "
+                            "same --set options or choose another --out")
+    return ckpt

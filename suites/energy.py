@@ -1,0 +1,76 @@
+"""Suite ``energy``: energies on the train split, the test split and noise, and the train/test gap.
+
+The reference paper's check for overfitting: a model that memorises its training data gives the train split
+markedly lower energy than held-out data. Noise should sit far above both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ebmbench.models.base import Capability
+from ebmbench.plots import save_histograms
+from ebmbench.scoring import check_finite, free_energy, score_set
+from ebmbench.suite import Suite, SuiteContext
+
+
+@dataclass(frozen=True)
+class EnergyOptions:
+    """``noise_n``: uniform-noise images scored; ``batch_size``: images per forward pass."""
+
+    noise_n: int = 1000
+    batch_size: int = 256
+
+
+def _mean_ci(values: torch.Tensor) -> tuple[float, tuple[float, float]]:
+    mean = values.mean().item()
+    half = 1.96 * values.std().item() / math.sqrt(max(len(values), 1))
+    return mean, (mean - half, mean + half)
+
+
+class EnergySuite(Suite):
+    """Mean and spread of E(x) on train, test and uniform noise; the test-minus-train gap."""
+
+    name = "energy"
+    version = "1"
+    description = "energies on train/test/noise and the train/test gap (overfitting check)"
+    requires = (Capability.ENERGY,)
+    Options = EnergyOptions
+    headline = "train_test_gap"
+
+    def run(self, ctx: SuiteContext) -> None:
+        sets = {"train": ctx.load("train"), "test": ctx.load("test"),
+                "uniform": ctx.load("test", "uniform", n=self.options.noise_n)}
+        energies = {}
+        for name, data in sets.items():
+            values = score_set(lambda x: free_energy(ctx.model, x), data, ctx.device, self.options.batch_size,
+                               desc=f"energy {name}", progress=ctx.progress)
+            energies[name] = check_finite(values, f"energies on {name}")
+        if not ctx.is_done("energies"):
+            ctx.commit("energies", self._records(ctx, energies))
+        save_histograms({k: v.numpy() for k, v in energies.items()}, ctx.run.file("energy_hist.png"),
+                        xlabel="energy E(x)", title=f"{ctx.model_name} on {ctx.dataset}")
+
+    def _records(self, ctx: SuiteContext, energies: dict[str, torch.Tensor]) -> list:
+        records = []
+        for name, values in energies.items():
+            mean, ci = _mean_ci(values)
+            records.append(self.record(ctx, "energy_mean", mean, name, ci=ci, n=len(values)))
+            records.append(self.record(ctx, "energy_std", values.std().item(), name, n=len(values)))
+        gap, gap_ci = _diff_ci(energies["test"], energies["train"])
+        records.append(self.record(ctx, "train_test_gap", gap, "test-train", ci=gap_ci, higher_is_better=False,
+                                   n=len(energies["test"])))
+        margin, margin_ci = _diff_ci(energies["uniform"], energies["test"])
+        records.append(self.record(ctx, "noise_margin", margin, "uniform-test", ci=margin_ci,
+                                   higher_is_better=True, n=len(energies["uniform"])))
+        return records
+
+
+def _diff_ci(a: torch.Tensor, b: torch.Tensor) -> tuple[float, tuple[float, float]]:
+    """Difference of means with a normal-approximation 95% interval (Welch standard error)."""
+    diff = (a.mean() - b.mean()).item()
+    se = math.sqrt(a.var().item() / len(a) + b.var().item() / len(b))
+    return diff, (diff - 1.96 * se, diff + 1.96 * se)
