@@ -59,6 +59,7 @@ class Suite:
     requires: ClassVar[tuple[Capability, ...]] = ()
     Options: ClassVar[type]
     headline: ClassVar[str] = ""
+    quickstart: ClassVar[tuple[str, ...]] = ()  # ``--set`` pairs the quickstart runs this suite with
 
     def __init__(self, options: Any) -> None:
         self.options = options
