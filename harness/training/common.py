@@ -39,15 +39,18 @@ def trainer_module(family: str) -> ModuleType:
     return importlib.import_module(cls.trainer)
 
 
-def infinite_batches(data: ImageSet, batch_size: int, seed: int, start_epoch: int = 0
+def infinite_batches(data: ImageSet, batch_size: int, seed: int, start_step: int = 0
                      ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """``(epoch, x, y)`` forever; epoch e is shuffled with seed + e so a resumed run sees the same order."""
-    if len(data) < batch_size:
-        batch_size = len(data)
-    epoch = start_epoch
+    """``(epoch, x, y)`` forever, from batch ``start_step`` on. Epoch e is shuffled with seed + e, so a resumed
+    run sees exactly the batches the uninterrupted run would have."""
+    batch_size = min(batch_size, len(data))
+    per_epoch = max(1, len(data) // batch_size)
+    epoch, skip = divmod(start_step, per_epoch)
     while True:
-        for x, y in data.loader(batch_size, shuffle=True, seed=seed + epoch, drop_last=True):
-            yield epoch, x, y
+        for i, (x, y) in enumerate(data.loader(batch_size, shuffle=True, seed=seed + epoch, drop_last=True)):
+            if i >= skip:
+                yield epoch, x, y
+        skip = 0
         epoch += 1
 
 

@@ -77,8 +77,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     gen = make_generator(config.seed, req.device)
     cpu_gen = make_generator(config.seed + 1, "cpu")
     start = _resume(req, config, model, opt, buffer, gen, cpu_gen)
-    batches = infinite_batches(train_set, config.batch_size, config.seed, start_epoch=start // max(
-        1, len(train_set) // config.batch_size))
+    batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc="train ebm", disable=not req.progress, initial=start,
                total=config.iterations)
     metrics: dict[str, float] = {}

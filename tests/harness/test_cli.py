@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ebmbench.cli import main
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_help_and_version() -> None:
+    assert "Train energy-based models" in _invoke("--help").output
+    assert "0.1.0" in _invoke("--version").output
+    for command in ("train", "info", "run", "list", "quickstart"):
+        result = _invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_list_shows_suites_datasets_models() -> None:
+    out = _invoke("list").output
+    for name in ("energy", "digits", "cifar10", "uniform", "ebm", "classifier"):
+        assert name in out
+
+
+def test_info_describes_checkpoint(tiny_cond_ebm_path: Path) -> None:
+    out = _invoke("info", str(tiny_cond_ebm_path)).output
+    for needle in ("family            ebm", "1x8x8", "conditional       true", "training steps    3", "sha256"):
+        assert needle in out
+
+
+def test_train_writes_checkpoint_and_refuses_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--out", str(out), "--quiet", "--set", "iterations=2", "--set", "width=8",
+            "--set", "batch_size=16", "--set", "sample_steps=2"]
+    assert _invoke(*args).exit_code == 0 and out.exists()
+    again = _invoke(*args)
+    assert again.exit_code == 2 and "--resume" in again.output
+    resumed = _invoke(*args[:-2], "--set", "sample_steps=2", "--resume")
+    assert resumed.exit_code == 0
+
+
+def test_run_energy_suite_end_to_end_and_resume(tiny_ebm_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = _invoke("run", "energy", "--model", str(tiny_ebm_path), "--out", str(out), "--quiet",
+                     "--set", "noise_n=50")
+    assert result.exit_code == 0, result.output
+    assert "train_test_gap" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["identity"]["options"]["noise_n"] == 50 and manifest["status"] == "complete"
+    assert (out / "energy_hist.png").exists()
+    before = (out / "results.jsonl").read_text()
+    again = _invoke("run", "energy", "--model", str(tiny_ebm_path), "--out", str(out), "--quiet",
+                    "--set", "noise_n=50")
+    assert again.exit_code == 0 and (out / "results.jsonl").read_text() == before
+    clash = _invoke("run", "energy", "--model", str(tiny_ebm_path), "--out", str(out), "--quiet",
+                    "--set", "noise_n=60")
+    assert clash.exit_code == 2 and "different run" in clash.output
+
+
+def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 3)
+    cases = [
+        (["run", "enrgy", "--model", str(tiny_ebm_path)], "did you mean 'energy'"),
+        (["run", "energy", "--model", str(bad)], "too short"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--set", "nosie_n=3"], "did you mean 'noise_n'"),
+        (["info", str(tmp_path / "missing.safetensors")], "no checkpoint at"),
+        (["train", "--kind", "ebm", "--dataset", "cifar10", "--out", str(tmp_path / "c.safetensors")],
+         "cifar-10-batches-py"),
+        (["train", "--kind", "dummy", "--out", str(tmp_path / "d.safetensors")], "cannot be trained"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--baseline", "oops"], "NAME=CHECKPOINT"),
+    ]
+    for args, needle in cases:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert needle in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+        assert result.output.strip().count("\n") == 0, result.output
+
+
+def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "ebmbench.cli", "info", str(tmp_path / "x.safetensors")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: no checkpoint at")
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,71 @@
+import math
+
+import torch
+
+from ebmbench.models.base import ModelInfo
+from ebmbench.models.dummy import QuadraticEnergy
+from ebmbench.models.ebm import EnergyModel
+from ebmbench.models.networks import resolve_arch
+from ebmbench.sampler import LangevinConfig, langevin, make_generator
+
+
+def _gaussian(mean: float, std: float) -> QuadraticEnergy:
+    return QuadraticEnergy(ModelInfo("dummy", "none", (1, 4, 4)), {"mean": mean, "std": std})
+
+
+def test_textbook_langevin_matches_gaussian_moments() -> None:
+    model = _gaussian(0.3, 0.2)
+    x0 = torch.rand(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    out = langevin(model.energy, x0, LangevinConfig.textbook(eps=2e-3, steps=400),
+                   generator=make_generator(1, "cpu"), model=model)
+    # ULA's stationary variance for a Gaussian is std^2 / (1 - eps / (4 std^2)): 1.3% above std^2 here.
+    expected_var = 0.2**2 / (1 - 2e-3 / (4 * 0.2**2))
+    assert abs(out.x.mean().item() - 0.3) < 0.01
+    assert abs(out.x.var().item() / expected_var - 1) < 0.05
+
+
+def test_same_seed_same_chain_and_different_seed_differs() -> None:
+    model = _gaussian(0.5, 0.3)
+    x0 = torch.rand(16, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    cfg = LangevinConfig(steps=10, step_size=0.01, noise=0.05)
+    a = langevin(model.energy, x0, cfg, generator=make_generator(7, "cpu")).x
+    b = langevin(model.energy, x0, cfg, generator=make_generator(7, "cpu")).x
+    c = langevin(model.energy, x0, cfg, generator=make_generator(8, "cpu")).x
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_clamp_clip_and_recorded_energies() -> None:
+    model = _gaussian(5.0, 0.1)  # pulls far outside [0, 1]
+    x0 = torch.full((8, 1, 4, 4), 0.5)
+    cfg = LangevinConfig(steps=5, step_size=10.0, noise=0.0, grad_clip=0.01, clamp=(0.0, 1.0))
+    out = langevin(model.energy, x0, cfg, record=True)
+    # each step moves at most step_size * grad_clip = 0.1; five steps from 0.5 end at the clamp, 1.0
+    assert out.x.max().item() <= 1.0
+    assert torch.allclose(out.x, torch.full_like(out.x, 1.0))
+    assert out.energies is not None and out.energies.shape == (5, 8)
+    assert (out.energies[1:] < out.energies[:-1]).all()
+    one = langevin(model.energy, x0, LangevinConfig(steps=1, step_size=10.0, noise=0.0, grad_clip=0.01)).x
+    assert torch.allclose(one, torch.full_like(one, 0.6))
+
+
+def test_matches_textbook_reference_loop_and_restores_weight_grads() -> None:
+    info = ModelInfo("ebm", "digits", (1, 8, 8), 10, conditional=True)
+    model = EnergyModel(info, resolve_arch("small", width=8, spectral_norm=True)).eval()
+    x0 = torch.rand(6, 1, 8, 8)
+    y = torch.arange(6) % 10
+    cfg = LangevinConfig(steps=3, step_size=1.0, noise=0.0, grad_clip=None)
+    fast = langevin(model.energy, x0, cfg, y, model=model).x
+    x = x0.clone()
+    for _ in range(3):
+        x.requires_grad_(True)
+        model.energy(x, y).sum().backward()
+        x = (x - x.grad).detach().clamp(0, 1)
+    assert torch.allclose(fast, x, atol=1e-5)
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_textbook_config_noise_is_sqrt_two_eps() -> None:
+    cfg = LangevinConfig.textbook(0.01, 5)
+    assert math.isclose(cfg.noise, math.sqrt(0.02))
+    assert cfg.clamp is None and cfg.grad_clip is None

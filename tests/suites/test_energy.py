@@ -1,0 +1,37 @@
+import math
+from pathlib import Path
+
+import torch
+
+from ebmbench.checkpoint import load_checkpoint
+from ebmbench.data import load_dataset
+from ebmbench.runner import run_suite
+
+
+def test_energy_suite_matches_direct_computation(dummy_path: Path, tmp_path: Path) -> None:
+    run = run_suite("energy", dummy_path, tmp_path / "run", ["noise_n=200"], progress=False)
+    rows = {(r.eval_set, r.metric): r for r in run.records()}
+    model = load_checkpoint(dummy_path).model
+    train_x, _ = load_dataset("digits", "train").tensors()
+    test_x, _ = load_dataset("digits", "test").tensors()
+    with torch.no_grad():
+        e_train, e_test = model.energy(train_x), model.energy(test_x)
+    assert math.isclose(rows[("train", "energy_mean")].value, e_train.mean().item(), rel_tol=1e-5)
+    assert math.isclose(rows[("test", "energy_std")].value, e_test.std().item(), rel_tol=1e-5)
+    gap = rows[("test-train", "train_test_gap")]
+    assert math.isclose(gap.value, (e_test.mean() - e_train.mean()).item(), rel_tol=1e-4, abs_tol=1e-4)
+    assert gap.ci_low < gap.value < gap.ci_high and gap.higher_is_better is False
+    assert rows[("uniform", "energy_mean")].n == 200
+    margin = rows[("uniform-test", "noise_margin")]
+    assert math.isclose(margin.value, rows[("uniform", "energy_mean")].value - e_test.mean().item(), rel_tol=1e-4)
+    assert all(r.suite == "energy" and r.seed == 0 and r.dataset == "digits" for r in run.records())
+
+
+def test_conditional_model_uses_marginal_energy(tiny_cond_ebm_path: Path, tmp_path: Path) -> None:
+    run = run_suite("energy", tiny_cond_ebm_path, tmp_path / "run", ["noise_n=20"], progress=False)
+    model = load_checkpoint(tiny_cond_ebm_path).model
+    test_x, _ = load_dataset("digits", "test").tensors()
+    with torch.no_grad():
+        expected = (-torch.logsumexp(-model.energy_all_classes(test_x), dim=1)).mean().item()
+    got = next(r for r in run.records() if r.eval_set == "test" and r.metric == "energy_mean").value
+    assert math.isclose(got, expected, rel_tol=1e-5, abs_tol=1e-6)

@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ebmbench.checkpoint import load_checkpoint
+from ebmbench.data import load_dataset
+from ebmbench.errors import DivergenceError, EbmbenchError
+from ebmbench.training.common import TrainRequest
+from ebmbench.training.ebm import Config, train
+
+FAST = dict(width=16, batch_size=64, sample_steps=10, buffer_size=512, checkpoint_every=1000)
+
+
+def _train(out: Path, resume: bool = False, **kw) -> Path:
+    return train(Config(**{**FAST, **kw}), TrainRequest(out, torch.device("cpu"), resume=resume, progress=False))
+
+
+def test_training_lowers_data_energy_relative_to_noise(tmp_path: Path) -> None:
+    ckpt = load_checkpoint(_train(tmp_path / "m.safetensors", iterations=40, lr=1e-3))
+    x, _ = load_dataset("digits", "test").tensors()
+    noise = torch.rand_like(x)
+    with torch.no_grad():
+        e_data, e_noise = ckpt.model.energy(x), ckpt.model.energy(noise)
+    assert e_noise.mean() > e_data.mean()
+    # nearly every noise image sits above nearly every digit (energies are small: the L2 term keeps them so)
+    auroc = roc_auc_score([1] * len(x) + [0] * len(x), torch.cat([-e_data, -e_noise]).numpy())
+    assert auroc > 0.95
+    assert ckpt.training["step"] == 40 and len(ckpt.state["state.buffer.images"]) > 0
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    full = load_checkpoint(_train(tmp_path / "full.safetensors", iterations=6, checkpoint_every=3))
+    part = tmp_path / "part.safetensors"
+    import ebmbench.training.ebm as ebm_training
+
+    real_check = ebm_training._check_divergence
+
+    def interrupt_at_step_4(metrics, config, step, out):
+        if step == 4:
+            raise KeyboardInterrupt
+        real_check(metrics, config, step, out)
+
+    monkeypatch.setattr(ebm_training, "_check_divergence", interrupt_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        _train(part, iterations=6, checkpoint_every=3)
+    assert load_checkpoint(part).training["step"] == 3
+    monkeypatch.setattr(ebm_training, "_check_divergence", real_check)
+    with pytest.raises(EbmbenchError, match="different kind or config"):
+        _train(part, resume=True, iterations=7, checkpoint_every=3)
+    resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3))
+    assert resumed.training["step"] == 6
+    for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_divergence_stops_with_clear_message_and_keeps_checkpoint(tmp_path: Path) -> None:
+    out = _train(tmp_path / "m.safetensors", iterations=2)
+    before = out.read_bytes()
+    with pytest.raises(DivergenceError, match=r"diverged at step 0.*last good checkpoint"):
+        train(Config(**{**FAST, "iterations": 2, "max_energy": 1e-12, "seed": 1}),
+              TrainRequest(tmp_path / "m.safetensors", torch.device("cpu"), progress=False))
+    assert out.read_bytes() == before
+
+
+def test_conditional_training_uses_labels(tmp_path: Path) -> None:
+    ckpt = load_checkpoint(_train(tmp_path / "c.safetensors", iterations=2, conditional=True))
+    assert ckpt.model.info.conditional and ckpt.model.info.num_classes == 10
+    energies = ckpt.model.energy_all_classes(torch.rand(3, 1, 8, 8))
+    assert energies.shape == (3, 10)
