@@ -1,0 +1,150 @@
+"""Click commands of the reports: ``report`` (with its ``paper`` sub-mode) and ``compare``.
+
+The main CLI adds them with ``main.add_command(report)`` and ``main.add_command(compare)``. Errors the user can
+fix print one line and exit with code 2 here already, so the commands behave the same standalone.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ebmbench.errors import EbmbenchError
+
+RUN_DIRS = click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+AGGREGATE = click.option("--aggregate-seeds", is_flag=True,
+                         help="Merge seeds of the same model and configuration: mean ± standard deviation.")
+OUT = click.option("--out", type=click.Path(path_type=Path), default=None,
+                   help="Write to this file instead of standard output.")
+
+
+def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an EbmbenchError into ``error: ...`` on stderr and its exit code (2), without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EbmbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+class DefaultToTables(click.Group):
+    """``ebmbench report RUN...`` runs the ``tables`` subcommand; ``ebmbench report paper RUN...`` the paper.
+    A run directory literally named like a subcommand can be given as ``./paper``."""
+
+    default = "tables"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("report", cls=DefaultToTables)
+def report() -> None:
+    """Tables from run directories: `report RUN...` (comparison tables) or `report paper RUN...`.
+
+    A RUN may be a run directory or a folder of run directories.
+    """
+
+
+@report.command("tables")
+@RUN_DIRS
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv", "html", "json"]), default="md",
+              show_default=True, help="Output format; html is one self-contained file with the plots embedded.")
+@OUT
+@AGGREGATE
+@one_line_errors
+def tables(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, aggregate_seeds: bool) -> None:
+    """Comparison tables: headline metric first, ± confidence intervals, best per row in bold."""
+    from ebmbench.reports.load import load_runs
+    from ebmbench.reports.report import render_report
+
+    _emit(render_report(load_runs(list(run_dirs)), fmt, aggregate_seeds), out)
+
+
+@report.command("paper")
+@RUN_DIRS
+@click.option("--format", "fmt", type=click.Choice(["md", "latex"]), default="md", show_default=True)
+@OUT
+@click.option("--figure", type=click.Path(path_type=Path), default=None,
+              help="Where to write the robustness curves [default: robustness_curves.png beside --out].")
+@AGGREGATE
+@one_line_errors
+def paper(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, figure: Path | None,
+          aggregate_seeds: bool) -> None:
+    """The reference paper's tables (IS/FID, OOD AUROC, robustness) with its published numbers beside ours."""
+    from ebmbench.reports.load import load_runs
+    from ebmbench.reports.report import render_paper
+
+    if figure is None and out is not None:
+        figure = out.parent / "robustness_curves.png"
+    text = render_paper(load_runs(list(run_dirs)), fmt, aggregate_seeds, figure,
+                        relative_to=out.parent if out else None)
+    _emit(text, out)
+
+
+@click.command("compare")
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("candidate", type=click.Path(path_type=Path))
+@click.option("--tolerance", "tolerance_file", type=click.Path(path_type=Path), default=None,
+              help="TOML file overriding the per-suite tolerances (see the CI recipe in the README).")
+@click.option("--markdown", "markdown_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the Markdown summary here (for a pull-request comment).")
+@click.option("--junit", "junit_out", type=click.Path(path_type=Path), default=None,
+              help="Write a JUnit XML file here for CI test reports.")
+@click.option("--allow-missing", is_flag=True,
+              help="A baseline metric absent from the candidate is a note, not unusable input.")
+def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdown_out: Path | None,
+            junit_out: Path | None, allow_missing: bool) -> None:
+    """Regression verdict of CANDIDATE against BASELINE (each a run directory or a folder of them).
+
+    Exit code 0: no regression; 1: regression; 2: unusable input (unreadable, nothing comparable, rows not
+    comparable, metrics missing, unfinished runs).
+    """
+    from ebmbench.reports.compare import compare_runs
+    from ebmbench.reports.load import load_runs
+    from ebmbench.reports.tolerances import load_tolerances
+    from ebmbench.reports.verdict import junit_xml, markdown_summary, unusable_junit
+
+    try:
+        tolerances = load_tolerances(tolerance_file)
+        verdict = compare_runs(load_runs([baseline]), load_runs([candidate]), tolerances, allow_missing)
+    except EbmbenchError as exc:
+        _write_unusable(str(exc), markdown_out, junit_out, unusable_junit)
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
+    summary = markdown_summary(verdict)
+    click.echo(summary, nl=False)
+    _write(markdown_out, summary)
+    _write(junit_out, junit_xml(verdict))
+    raise click.exceptions.Exit(verdict.exit_code)
+
+
+def _write_unusable(message: str, markdown_out: Path | None, junit_out: Path | None,
+                    junit: Callable[[str], str]) -> None:
+    _write(markdown_out, f"## ebmbench compare: ⚠️ unusable input\n\n{message}\n")
+    _write(junit_out, junit(message))
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        from ebmbench.rundir import atomic_write_text
+
+        atomic_write_text(path, text)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        _write(out, text)
+        click.echo(f"wrote {out}", err=True)

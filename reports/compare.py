@@ -1,0 +1,238 @@
+"""``ebmbench compare``: a regression verdict between a baseline and a candidate run, for CI.
+
+Rules, in order:
+
+- Numbers are matched by what they measure: suite, model, eval set, metric and the metadata that makes them
+  different measurements (steps, norm, ε, score, threat model). The model under test is matched to the model
+  under test even when the two checkpoints have different names.
+- A pair whose suite version, dataset or extractor differs is "not comparable": reported, never compared.
+- Several seeds of one measurement on one side are averaged, with a t-interval across seeds as their CI.
+- A metric is judged in its own direction: a worsening beyond ``max(abs, rel * |baseline|)`` is a regression,
+  unless the change lies inside the confidence intervals (the candidate's value inside the baseline's interval,
+  or the baseline's inside the candidate's). Metrics without a direction are shown, not judged.
+- Exit code 1 if anything regressed; else 2 if the input cannot vouch for the candidate (nothing compared,
+  rows not comparable, baseline metrics missing from the candidate, unfinished runs); else 0.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from ebmbench.reports.load import RunSet
+from ebmbench.reports.meta import COMPARABILITY, META
+from ebmbench.reports.tolerances import Tolerance, Tolerances
+
+IDENTITY: tuple[str, ...] = ("suite", "model", "eval_set", "metric",
+                             *(k for k in META if k not in COMPARABILITY))
+
+REGRESSION, IMPROVED, UNCHANGED, WITHIN_CI = "regression", "improved", "unchanged", "within CI"
+NO_DIRECTION, IGNORED, NOT_COMPARABLE, MISSING, NEW = "no direction", "ignored", "not comparable", "missing", "new"
+PASSED: frozenset[str] = frozenset({IMPROVED, UNCHANGED, WITHIN_CI})
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One side's number for a matched row (seeds averaged), with its interval and where it came from."""
+
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    seeds: int
+    higher_is_better: bool | None
+    model: str
+    runs: tuple[str, ...]
+
+    def covers(self, value: float) -> bool:
+        """Whether ``value`` lies inside this measurement's confidence interval."""
+        return self.ci_low is not None and self.ci_high is not None and self.ci_low <= value <= self.ci_high
+
+
+@dataclass
+class Comparison:
+    """One matched row and its status (see the module docstring)."""
+
+    identity: dict[str, Any]
+    status: str
+    baseline: Measurement | None = None
+    candidate: Measurement | None = None
+    allowed: float | None = None
+    reason: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float | None:
+        if self.baseline is None or self.candidate is None:
+            return None
+        return self.candidate.value - self.baseline.value
+
+
+@dataclass
+class Verdict:
+    """All comparisons, the input problems, and the exit code CI acts on."""
+
+    comparisons: list[Comparison]
+    problems: list[str]
+    baseline: list[str]
+    candidate: list[str]
+    allow_missing: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.comparisons)
+
+    @property
+    def blocking(self) -> list[str]:
+        """Why the input cannot vouch for the candidate (empty when it can)."""
+        reasons = list(self.problems)
+        if not any(c.status in PASSED or c.status == REGRESSION for c in self.comparisons):
+            reasons.append("nothing comparable: no metric with a direction is present in both runs")
+        if self.count(NOT_COMPARABLE):
+            reasons.append(f"{self.count(NOT_COMPARABLE)} row(s) not comparable")
+        if self.count(MISSING) and not self.allow_missing:
+            reasons.append(f"{self.count(MISSING)} baseline metric(s) missing from the candidate")
+        return reasons
+
+    @property
+    def exit_code(self) -> int:
+        """0 no regression, 1 regression, 2 unusable input."""
+        if self.count(REGRESSION):
+            return 1
+        return 2 if self.blocking else 0
+
+
+def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
+                 allow_missing: bool = False) -> Verdict:
+    """Judge ``candidate`` against ``baseline`` metric by metric."""
+    rename = _main_model_rename(baseline, candidate)
+    base, cand = _measurements(baseline, {}), _measurements(candidate, rename)
+    comparisons = []
+    for ident in list(dict.fromkeys([*base, *cand])):
+        comparisons += _pair(ident, base.get(ident, {}), cand.get(ident, {}), tolerances)
+    problems = [f"{side} run {run} did not complete (status: {status})"
+                for side, runs in (("baseline", baseline), ("candidate", candidate))
+                for run, status in runs.incomplete().items()]
+    return Verdict(comparisons, problems, list(baseline.manifests), list(candidate.manifests), allow_missing,
+                   notes=_option_notes(baseline, candidate))
+
+
+def judge(base: Measurement, cand: Measurement, tol: Tolerance) -> tuple[str, float | None, str]:
+    """Status, allowed worsening and reason for one comparable pair."""
+    hib = base.higher_is_better
+    if tol.ignore:
+        return IGNORED, None, "ignored by the tolerance file"
+    if hib is None:
+        return NO_DIRECTION, None, "metric has no direction of better; shown, not judged"
+    if cand.higher_is_better is not None and cand.higher_is_better != hib:
+        return NOT_COMPARABLE, None, "the runs disagree on the direction of better"
+    if not math.isfinite(base.value):
+        return NOT_COMPARABLE, None, f"baseline value is {base.value}"
+    if not math.isfinite(cand.value):
+        return REGRESSION, 0.0, f"candidate value is {cand.value}"
+    worse = (base.value - cand.value) if hib else (cand.value - base.value)
+    allowed = tol.allowed(base.value)
+    if worse <= allowed:
+        return (IMPROVED if -worse > allowed else UNCHANGED), allowed, ""
+    if base.covers(cand.value) or cand.covers(base.value):
+        return WITHIN_CI, allowed, "worse beyond tolerance, but inside the confidence intervals"
+    return REGRESSION, allowed, f"worse by {worse:.6g}, allowed {allowed:.6g}"
+
+
+def _pair(ident: tuple, base: dict[tuple, Measurement], cand: dict[tuple, Measurement],
+          tolerances: Tolerances) -> list[Comparison]:
+    identity = dict(zip(IDENTITY, ident, strict=True))
+    tol = tolerances.get(identity["suite"], identity["metric"])
+    out = []
+    for comp in [c for c in base if c in cand]:
+        status, allowed, reason = judge(base[comp], cand[comp], tol)
+        out.append(Comparison(identity, status, base[comp], cand[comp], allowed, reason, _context(comp)))
+    b_only, c_only = [c for c in base if c not in cand], [c for c in cand if c not in base]
+    for b_comp, c_comp in zip(b_only, c_only, strict=False):  # leftovers are missing or new, below
+        out.append(Comparison(identity, NOT_COMPARABLE, base[b_comp], cand[c_comp], None,
+                              _differences(b_comp, c_comp), _context(b_comp)))
+    out += [Comparison(identity, MISSING, base[c], None, None, "absent from the candidate", _context(c))
+            for c in b_only[len(c_only):]]
+    out += [Comparison(identity, NEW, None, cand[c], None, "absent from the baseline", _context(c))
+            for c in c_only[len(b_only):]]
+    return out
+
+
+def _measurements(runs: RunSet, rename: dict[str, str]) -> dict[tuple, dict[tuple, Measurement]]:
+    """identity -> comparability fields -> measurement (seeds of one measurement averaged)."""
+    groups: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
+    for row in runs.frame.to_dict("records"):
+        row = {k: v if k == "value" else _none(v) for k, v in row.items()}
+        display = row["model"]
+        row["model"] = rename.get(display, display)
+        ident = tuple(row[k] for k in IDENTITY)
+        comp = tuple(row[k] for k in COMPARABILITY)
+        groups.setdefault(ident, {}).setdefault(comp, []).append({**row, "display": display})
+    return {i: {c: _measurement(rows) for c, rows in by.items()} for i, by in groups.items()}
+
+
+def _measurement(rows: list[dict[str, Any]]) -> Measurement:
+    values = [float(r["value"]) for r in rows]
+    hib = rows[0]["higher_is_better"]
+    common = {"seeds": len(rows), "higher_is_better": None if hib is None else bool(hib),
+              "model": rows[0]["display"], "runs": tuple(dict.fromkeys(r["run"] for r in rows))}
+    if len(rows) == 1:
+        return Measurement(values[0], rows[0]["ci_low"], rows[0]["ci_high"], **common)
+    mean = statistics.fmean(values)
+    half = _t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return Measurement(mean, mean - half, mean + half, **common)
+
+
+def _main_model_rename(baseline: RunSet, candidate: RunSet) -> dict[str, str]:
+    """Candidate model-under-test name -> baseline's, when each side tests exactly one model."""
+    base = {str(m.get("model", "")) for m in baseline.manifests.values()} - {""}
+    cand = {str(m.get("model", "")) for m in candidate.manifests.values()} - {""}
+    if len(base) == 1 and len(cand) == 1 and base != cand:
+        return {cand.pop(): base.pop()}
+    return {}
+
+
+def _option_notes(baseline: RunSet, candidate: RunSet) -> list[str]:
+    """Suite options that differ between the sides: not blocking (a suite's version and data decide
+    comparability), but a reviewer should see them, since e.g. FID depends on the number of samples."""
+    base, cand = _options_by_suite(baseline), _options_by_suite(candidate)
+    notes = []
+    for suite in [s for s in base if s in cand and base[s] != cand[s]]:
+        keys = sorted(set(base[suite]) | set(cand[suite]), key=str)
+        diff = [f"{k} {base[suite].get(k)} → {cand[suite].get(k)}" for k in keys
+                if base[suite].get(k) != cand[suite].get(k)]
+        notes.append(f"{suite} options differ: {'; '.join(diff)}")
+    return notes
+
+
+def _options_by_suite(runs: RunSet) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for manifest in runs.manifests.values():
+        identity = manifest.get("identity") if isinstance(manifest.get("identity"), dict) else {}
+        options = identity.get("options")
+        if identity.get("suite") and isinstance(options, dict):
+            out.setdefault(str(identity["suite"]), options)
+    return out
+
+
+def _differences(base: tuple, cand: tuple) -> str:
+    return "; ".join(f"{name} {b} → {c}" for name, b, c in zip(COMPARABILITY, base, cand, strict=True) if b != c)
+
+
+def _context(comp: tuple) -> dict[str, Any]:
+    return dict(zip(COMPARABILITY, comp, strict=True))
+
+
+# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; beyond, 1.96 (at most 4% below the t value).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def _t975(dof: int) -> float:
+    """Two-sided 95% Student-t quantile (a table, so that CI runs need not import scipy)."""
+    return _T975[dof - 1] if dof <= len(_T975) else 1.96
+
+
+def _none(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value

@@ -1,0 +1,109 @@
+"""How much worse a metric may get before ``ebmbench compare`` calls it a regression.
+
+A tolerance allows a worsening of ``max(abs, rel * |baseline|)``. Each suite has a default (OOD and robustness
+numbers live in [0, 1], so an absolute allowance fits them; FID, IS and energies scale with the data, so a
+relative one fits them). A TOML file overrides any part, most specific last::
+
+    ["*"]              # every suite
+    rel = 0.05
+    [ood]              # one suite
+    abs = 0.03
+    ["*".accuracy]     # one metric, in every suite
+    abs = 0.01
+    [quality.fid]      # one metric of one suite
+    rel = 0.10
+    [energy.energy_std]
+    ignore = true      # reported, never gated
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ebmbench.errors import EbmbenchError
+
+FIELDS: dict[str, type] = {"abs": float, "rel": float, "ignore": bool}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed worsening: ``abs`` in the metric's units, ``rel`` as a fraction of the baseline value."""
+
+    abs: float = 0.0
+    rel: float = 0.0
+    ignore: bool = False
+
+    def allowed(self, baseline: float) -> float:
+        """The largest worsening from ``baseline`` that is still not a regression."""
+        return max(self.abs, self.rel * abs(baseline))
+
+
+DEFAULTS: dict[str, Tolerance] = {
+    "*": Tolerance(rel=0.05),
+    "energy": Tolerance(rel=0.10),
+    "quality": Tolerance(rel=0.05),
+    "ood": Tolerance(abs=0.02),
+    "robustness": Tolerance(abs=0.02),
+}
+
+
+@dataclass
+class Tolerances:
+    """Built-in defaults plus the overrides of a TOML file, keyed ``"*"``, ``suite`` or ``suite.metric``."""
+
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, suite: str, metric: str) -> Tolerance:
+        """The tolerance for ``metric`` of ``suite``: the suite's default, then the overrides for every suite,
+        for the metric in every suite, for the suite, and for the metric of the suite."""
+        tol = DEFAULTS.get(suite, DEFAULTS["*"])
+        for key in ("*", f"*.{metric}", suite, f"{suite}.{metric}"):
+            tol = replace(tol, **self.overrides.get(key, {}))
+        return tol
+
+
+def load_tolerances(path: str | Path | None) -> Tolerances:
+    """Read a tolerance file (``None``: defaults only); any unknown key or bad value is a one-line error."""
+    if path is None:
+        return Tolerances()
+    data = _read_toml(Path(path))
+    overrides: dict[str, dict[str, Any]] = {}
+    for suite, table in data.items():
+        if not isinstance(table, dict):
+            raise EbmbenchError(f"{path}: {suite!r} must be a table like [{suite}] with abs/rel/ignore keys")
+        overrides[suite] = _fields(path, suite, {k: v for k, v in table.items() if not isinstance(v, dict)})
+        for metric, sub in table.items():
+            if isinstance(sub, dict):
+                overrides[f"{suite}.{metric}"] = _fields(path, f"{suite}.{metric}", sub)
+    return Tolerances(overrides)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        raise EbmbenchError("tolerance files need Python 3.11 or newer (tomllib)") from None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EbmbenchError(f"tolerance file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise EbmbenchError(f"tolerance file {path} cannot be read: {exc}") from None
+
+
+def _fields(path: str | Path, where: str, table: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        kind = FIELDS.get(key)
+        if kind is None:
+            raise EbmbenchError(f"{path}: unknown key {key!r} in [{where}] (known: {', '.join(FIELDS)})")
+        if kind is bool and not isinstance(value, bool):
+            raise EbmbenchError(f"{path}: [{where}] {key} must be true or false, got {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value) or value < 0):
+            raise EbmbenchError(f"{path}: [{where}] {key} must be a non-negative number, got {value!r}")
+        out[key] = kind(value)
+    return out
