@@ -78,6 +78,11 @@ class Model(nn.Module):
         labels = torch.arange(self.info.num_classes, device=x.device)
         return torch.stack([self.energy(x, labels[k].expand(len(x))) for k in range(len(labels))], dim=1)
 
+    def sample(self, n: int, config: Any, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               record: bool = False) -> Any:
+        """Draw ``n`` samples (a ``ChainResult``); conditional models sample for labels ``y``."""
+        raise CapabilityError(f"{self.family} model cannot sample")
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log-likelihood per example in nats (continuous density over the value range)."""
         raise CapabilityError(f"{self.family} model has no log-likelihood")

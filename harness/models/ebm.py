@@ -8,6 +8,7 @@ import torch
 
 from ebmbench.models.base import Capability, Model, ModelInfo
 from ebmbench.models.networks import build_network
+from ebmbench.sampler import ChainResult, LangevinConfig, langevin, uniform_noise
 
 
 class EnergyModel(Model):
@@ -33,6 +34,15 @@ class EnergyModel(Model):
         k = self.info.num_classes
         labels = torch.arange(k, device=x.device).repeat(len(x))
         return self.net(x.repeat_interleave(k, dim=0), labels).view(len(x), k)
+
+    def sample(self, n: int, config: LangevinConfig, y: torch.Tensor | None = None,
+               generator: torch.Generator | None = None, record: bool = False) -> ChainResult:
+        """Langevin chains from uniform noise (the shared sampler), for labels ``y`` when conditional."""
+        device = next(self.parameters()).device
+        x0 = uniform_noise(n, self.info.input_shape, self.info.value_range, device, generator)
+        if self.info.conditional and y is None:
+            raise ValueError("a conditional EBM samples for given labels y")
+        return langevin(self.energy, x0, config, y if self.info.conditional else None, generator, record, self)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """For a conditional EBM, the classifier view: logits = -E(x, y)."""

@@ -69,3 +69,15 @@ def test_textbook_config_noise_is_sqrt_two_eps() -> None:
     cfg = LangevinConfig.textbook(0.01, 5)
     assert math.isclose(cfg.noise, math.sqrt(0.02))
     assert cfg.clamp is None and cfg.grad_clip is None
+
+
+def test_model_sample_is_seeded_and_class_conditional() -> None:
+    info = ModelInfo("ebm", "digits", (1, 8, 8), 10, conditional=True)
+    model = EnergyModel(info, resolve_arch("small", width=8)).eval()
+    cfg = LangevinConfig(steps=4, step_size=1.0, noise=0.01)
+    y = torch.arange(10)
+    a = model.sample(10, cfg, y, make_generator(3, "cpu"), record=True)
+    b = model.sample(10, cfg, y, make_generator(3, "cpu"))
+    assert torch.equal(a.x, b.x) and a.x.shape == (10, 1, 8, 8)
+    assert a.energies is not None and a.energies.shape == (4, 10)
+    assert 0 <= a.x.min() and a.x.max() <= 1
