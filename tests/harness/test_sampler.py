@@ -80,4 +80,4 @@ def test_model_sample_is_seeded_and_class_conditional() -> None:
     b = model.sample(10, cfg, y, make_generator(3, "cpu"))
     assert torch.equal(a.x, b.x) and a.x.shape == (10, 1, 8, 8)
     assert a.energies is not None and a.energies.shape == (4, 10)
-    assert 0 <= a.x.min() and a.x.max() <= 1
+    assert a.x.min() >= 0 and a.x.max() <= 1
