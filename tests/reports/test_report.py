@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import math
 import re
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def test_markdown_parses_back_to_the_same_numbers(runs: list[Path], md_tables) -
             want = frame[(frame["model"] == model) & (frame["metric"] == metric) & (frame["eval_set"] == eval_set)]
             exact = want.iloc[0]
             assert float(value) == pytest.approx(exact["value"], abs=0.5 * 10 ** -len(value.split(".")[1]))
-            if pm is not None:
+            has_ci = not math.isnan(exact["ci_low"])
+            assert (pm is not None) == has_ci
+            if has_ci:
                 assert float(pm) == pytest.approx((exact["ci_high"] - exact["ci_low"]) / 2, abs=1e-4)
             seen += 1
     assert seen == 5
