@@ -11,9 +11,11 @@ from ebmbench.registry import Registry
 SUITES: Registry = Registry("suite", "ebmbench.suites")
 DATASETS: Registry = Registry("dataset", "ebmbench.datasets")
 MODELS: Registry = Registry("model", "ebmbench.models")
+EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
 
 # --- suites: name -> Suite subclass -------------------------------------------------------------------------
 SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
+SUITES.register("quality", "ebmbench.suites.quality:QualitySuite")
 
 # --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
 DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")
@@ -38,3 +40,7 @@ DATASETS.register("folder", "ebmbench.data.folder:load_folder")
 MODELS.register("ebm", "ebmbench.models.ebm:EnergyModel")
 MODELS.register("classifier", "ebmbench.models.classifier:Classifier")
 MODELS.register("dummy", "ebmbench.models.dummy:QuadraticEnergy")
+
+# --- feature extractors for the quality metrics: name -> Extractor subclass ----------------------------------
+EXTRACTORS.register("digits-cnn", "ebmbench.extractors.digits_cnn:DigitsCNNExtractor")
+EXTRACTORS.register("inception-v3-compat", "ebmbench.extractors.inception:InceptionExtractor")

@@ -1,0 +1,374 @@
+"""Suite ``quality``: IS, FID, KID and precision/recall of Langevin samples, and quality against sampling steps.
+
+Samples are drawn with the shared Langevin sampler (fresh chains from noise, or the reference paper's replay-
+buffer protocol; class-balanced for conditional models), quantised to uint8 and streamed batch by batch into a
+feature extractor (``digits-cnn`` for the digits, ``inception-v3-compat`` otherwise); the metrics are
+torch-fidelity's functions on those features, against the dataset's reference split (or a statistics file).
+Reference rows for the held-out real split and for uniform noise give every table its floor and ceiling.
+Every row names its extractor and the extractor weights' SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ebmbench.data.base import DataContext, ImageSet, load_dataset
+from ebmbench.errors import EbmbenchError
+from ebmbench.extractors.base import METRICS, Extractor, make_extractor, to_uint8
+from ebmbench.models.base import Capability
+from ebmbench.records import Record
+from ebmbench.suite import Suite, SuiteContext
+from ebmbench.suites.quality_metrics import (
+    FeatureCollector,
+    MetricSettings,
+    Reference,
+    compute_metrics,
+    extract,
+    load_stats,
+    read_stats_header,
+)
+from ebmbench.suites.quality_plots import energy_trace, quality_vs_steps, sample_grid
+from ebmbench.suites.quality_sampling import SamplingPlan, draw_samples
+from ebmbench.suites.quality_store import (
+    FeatureCache,
+    SampleCache,
+    SampleFile,
+    model_digest,
+    read_samples,
+    tensor_digest,
+)
+
+KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the smallest set when that is smaller
+LARGE_SET = 10_000  # held-out splits at least this big are CIFAR-class: the default N is then 50 000
+DIRECTIONS = {"inception_score": True, "fid": False, "kid": False, "precision": True, "recall": True}
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    """Options (``--set key=value``).
+
+    ``n``: samples per step budget (default: the held-out split's size, or 50 000 when that has 10 000 or more).
+    ``steps``: Langevin steps per chain run; several (``steps=0,10,20``) give quality against steps.
+    ``protocol``: ``noise`` (fresh chains from uniform noise) or ``buffer`` (the paper's evaluation protocol:
+    ``rounds`` passes over buffers of ``buffer_size`` chains, restarting a fraction ``reinit`` between passes).
+    ``step_size``, ``noise``, ``grad_clip``: the sampler's update; ``batch_size``: chains per batch.
+    ``extractor``: ``digits-cnn`` or ``inception-v3-compat`` (default: digits-cnn on 1x8x8 data, else Inception);
+    ``inception_weights``: path of torch-fidelity's Inception weights (never downloaded).
+    ``metrics``: any of isc, fid, kid, prc. ``kid_subset_size`` (default: min(1000, smallest set)).
+    ``reference_split`` (FID reference), ``heldout_split`` (the real row), ``reference_stats``: a file from
+    ``ebmbench stats`` used instead of the reference split. ``reference_rows``: also score the held-out split
+    and ``noise_n`` uniform-noise images (default: the held-out size). ``cache``: reuse samples and reference
+    features from the content-keyed cache.
+    """
+
+    n: int | None = None
+    steps: tuple[int, ...] = (60,)
+    protocol: Literal["noise", "buffer"] = "noise"
+    step_size: float = 10.0
+    noise: float = 0.005
+    grad_clip: float | None = 0.01
+    rounds: int = 10
+    reinit: float = 0.01
+    buffer_size: int = 1000
+    batch_size: int = 128
+    extractor: str | None = None
+    inception_weights: str | None = None
+    metrics: tuple[str, ...] = METRICS
+    isc_splits: int = 10
+    kid_subsets: int = 100
+    kid_subset_size: int | None = None
+    reference_split: str = "train"
+    heldout_split: str = "test"
+    reference_stats: str | None = None
+    reference_rows: bool = True
+    noise_n: int | None = None
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown or not self.metrics:
+            raise ValueError(f"metrics must be some of {', '.join(METRICS)}, not {','.join(self.metrics) or '-'}")
+        if not self.steps or min(self.steps) < 0 or len(set(self.steps)) != len(self.steps):
+            raise ValueError("steps must be distinct non-negative integers, e.g. steps=0,10,20,40,80")
+        for key in ("n", "noise_n", "kid_subset_size"):
+            if getattr(self, key) is not None and getattr(self, key) < 2:
+                raise ValueError(f"{key} must be at least 2")
+        if min(self.batch_size, self.buffer_size, self.isc_splits, self.kid_subsets) < 1 or self.rounds < 0:
+            raise ValueError("batch_size, buffer_size, isc_splits and kid_subsets must be positive, rounds >= 0")
+        if not 0 <= self.reinit <= 1:
+            raise ValueError("reinit must lie in [0, 1]")
+
+
+@dataclass
+class Setup:
+    """Everything ``check`` resolved, so that ``run`` starts from validated facts."""
+
+    extractor: Extractor
+    n: int
+    noise_n: int
+    sizes: dict[str, int]
+    kid_samples: int
+    kid_rows: int
+    reference_stats: Path | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+
+
+class QualitySuite(Suite):
+    """Sample quality of an EBM's Langevin samples: IS, FID, KID, precision/recall, against steps."""
+
+    name = "quality"
+    version = "1"
+    description = "IS, FID, KID, precision/recall of Langevin samples; quality against sampling steps"
+    requires = (Capability.ENERGY, Capability.SAMPLE)
+    Options = QualityOptions
+    headline = "fid"
+    quickstart = ("steps=0,10,20,40,80",)
+
+    def __init__(self, options: QualityOptions) -> None:
+        super().__init__(options)
+        self.setup: Setup | None = None
+
+    # ---- checks before any long work --------------------------------------------------------------------------
+    def check(self, ctx: SuiteContext) -> None:
+        """Shapes, extractor and its weights, set sizes against KID's subset size and IS's splits, stats file."""
+        opts, info = self.options, ctx.model.info
+        if info.conditional and info.num_classes < 1:
+            raise EbmbenchError("a conditional model must declare its number of classes")
+        heldout = _raw(ctx, opts.heldout_split)
+        _check_shape(ctx, heldout)
+        extractor = make_extractor(self._extractor_name(info.input_shape), opts.inception_weights)
+        extractor.weights_path()
+        extractor.check_input(tuple(info.input_shape))
+        sizes = {"heldout": len(heldout), "reference": self._reference_size(ctx, extractor)}
+        n = opts.n or (len(heldout) if len(heldout) < LARGE_SET else 50_000)
+        noise_n = opts.noise_n or len(heldout)
+        kid_samples, kid_rows = self._kid_sizes(n, noise_n, sizes)
+        self._check_isc(n, noise_n, sizes)
+        self.setup = Setup(extractor, n, noise_n, sizes, kid_samples, kid_rows,
+                           Path(opts.reference_stats).expanduser() if opts.reference_stats else None)
+
+    def _extractor_name(self, shape: tuple[int, ...]) -> str:
+        if self.options.extractor:
+            return self.options.extractor
+        if self.options.inception_weights is None and tuple(shape) == (1, 8, 8):
+            return "digits-cnn"
+        return "inception-v3-compat"
+
+    def _reference_size(self, ctx: SuiteContext, extractor: Extractor) -> int:
+        if not self.options.reference_stats:
+            return len(_raw(ctx, self.options.reference_split))
+        path = Path(self.options.reference_stats).expanduser()
+        header = read_stats_header(path)
+        want = extractor.describe()
+        got = {k: header.get(k) for k in ("extractor", "extractor_sha256")}
+        if got != {k: want[k] for k in got}:
+            raise EbmbenchError(f"{path} was written with extractor {got['extractor']} "
+                                f"({str(got['extractor_sha256'])[:12]}), but this run uses {want['extractor']} "
+                                f"({want['extractor_sha256'][:12]}); write matching statistics with `ebmbench stats`")
+        if header.get("dataset") != ctx.dataset or tuple(header.get("shape", ())) != tuple(ctx.model.info.input_shape):
+            raise EbmbenchError(f"{path} holds statistics of {header.get('dataset')} "
+                                f"{tuple(header.get('shape', ()))}, but the model is a {ctx.dataset} model of shape "
+                                f"{tuple(ctx.model.info.input_shape)}")
+        if not header["has_features"] and {"kid", "prc"} & set(self.options.metrics):
+            raise EbmbenchError(f"{path} holds only FID statistics; KID and precision/recall need the features: "
+                                "write it without --no-features, or pass --set metrics=isc,fid")
+        return int(header["n"])
+
+    def _kid_sizes(self, n: int, noise_n: int, sizes: dict[str, int]) -> tuple[int, int]:
+        """KID's subset size for the sample rows and for the reference rows (each at most its smallest set)."""
+        ref = {f"reference split ({self.options.reference_split})": sizes["reference"]}
+        sample_sets = {"samples (n)": n, **ref}
+        row_sets = ({f"held-out split ({self.options.heldout_split})": sizes["heldout"], "noise_n": noise_n, **ref}
+                    if self.options.reference_rows else {})
+        wanted = self.options.kid_subset_size
+        if "kid" in self.options.metrics and wanted is not None:
+            name, smallest = min({**sample_sets, **row_sets}.items(), key=lambda kv: kv[1])
+            if wanted > smallest:
+                raise EbmbenchError(f"kid_subset_size={wanted} is larger than the {name} with {smallest} images; "
+                                    f"lower kid_subset_size or use more images")
+        size = wanted or KID_SUBSET_SIZE
+        return min(size, *sample_sets.values()), min(size, *(row_sets.values() or [size]))
+
+    def _check_isc(self, n: int, noise_n: int, sizes: dict[str, int]) -> None:
+        smallest = min(n, noise_n, sizes["heldout"]) if self.options.reference_rows else n
+        if "isc" in self.options.metrics and self.options.isc_splits > smallest:
+            raise EbmbenchError(f"isc_splits={self.options.isc_splits} needs at least that many images per set, "
+                                f"but one set has {smallest}; lower isc_splits or raise n")
+
+    # ---- the run ---------------------------------------------------------------------------------------------
+    def run(self, ctx: SuiteContext) -> None:
+        if self.setup is None:
+            self.check(ctx)
+        setup = self.setup
+        assert setup is not None
+        module = setup.extractor.build(self.options.metrics, ctx.device)
+        reference = self._reference(ctx, setup, module)
+        if self.options.reference_rows and not ctx.is_done("reference"):
+            ctx.commit("reference", self._reference_rows(ctx, setup, module, reference))
+        for steps in self.options.steps:
+            unit = f"samples@{steps}"
+            if not ctx.is_done(unit):
+                ctx.commit(unit, self._sample_rows(ctx, setup, module, reference, steps))
+        self._plots(ctx, setup)
+
+    def _settings(self, ctx: SuiteContext, kid_subset_size: int) -> MetricSettings:
+        return MetricSettings(isc_splits=self.options.isc_splits, kid_subsets=self.options.kid_subsets,
+                              kid_subset_size=kid_subset_size, rng_seed=ctx.seed)
+
+    def _reference(self, ctx: SuiteContext, setup: Setup, module: Any) -> Reference:
+        """The reference statistics: from the given file, or features of the reference split (cached)."""
+        if setup.reference_stats is not None:
+            return load_stats(setup.reference_stats)
+        data = ctx.load(self.options.reference_split)
+        tic = time.perf_counter()
+        features = self._features(ctx, setup, module, _images_uint8(data))
+        setup.timings["reference_features_s"] = time.perf_counter() - tic
+        return Reference.from_features(features, setup.extractor.layers,
+                                       {"dataset": ctx.dataset, "split": self.options.reference_split})
+
+    def _features(self, ctx: SuiteContext, setup: Setup, module: Any, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Features of fixed images, from the content-keyed cache when allowed."""
+        key = {"kind": "features", "images_sha256": tensor_digest(images), **setup.extractor.describe(),
+               "requested": sorted({setup.extractor.layers[m] for m in self.options.metrics})}
+        cache = FeatureCache(ctx.cache_dir / "quality")
+        cached = cache.get(key) if self.options.cache else None
+        if cached is not None:
+            return cached
+        features = extract(setup.extractor, module, images, ctx.device)
+        if self.options.cache:
+            cache.put(key, features)
+        return features
+
+    def _reference_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference) -> list[Record]:
+        sets = {f"real:{self.options.heldout_split}": ctx.load(self.options.heldout_split),
+                "uniform": ctx.load("test", "uniform", n=setup.noise_n)}
+        records = []
+        for eval_set, data in sets.items():
+            features = self._features(ctx, setup, module, _images_uint8(data))
+            values = compute_metrics(features, reference, self.options.metrics, setup.extractor.layers,
+                                     self._settings(ctx, setup.kid_rows))
+            records += self._records(ctx, setup, eval_set, values, len(data), {"kid_subset_size": setup.kid_rows})
+        return records
+
+    def _plan(self, setup: Setup, steps: int) -> SamplingPlan:
+        o = self.options
+        return SamplingPlan(n=setup.n, steps=steps, protocol=o.protocol, step_size=o.step_size, noise=o.noise,
+                            grad_clip=o.grad_clip, batch_size=o.batch_size, rounds=o.rounds, reinit=o.reinit,
+                            buffer_size=o.buffer_size)
+
+    def _sample_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference,
+                     steps: int) -> list[Record]:
+        """Draw (or reuse) one budget's samples, stream them through the extractor, score them."""
+        plan = self._plan(setup, steps)
+        collector = FeatureCollector(setup.extractor, module, ctx.device)
+        path = ctx.run.file(f"samples/steps-{steps}.npy")
+        key = {"kind": "samples", "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
+               "plan": plan.__dict__, "device": ctx.device.type, "dataset": ctx.dataset}
+        cache = SampleCache(ctx.cache_dir / "quality")
+        tic = time.perf_counter()
+        trace = cache.get(key, path) if self.options.cache else None
+        if trace is None:
+            trace = self._draw(ctx, plan, collector, path)
+            if self.options.cache:
+                cache.put(key, path, trace)
+        else:
+            images, _ = read_samples(path)
+            for start in range(0, len(images), 1024):
+                collector.add(torch.from_numpy(np.asarray(images[start:start + 1024])))
+        total = time.perf_counter() - tic
+        _write_json(ctx.run.file(f"traces/steps-{steps}.json"), trace)
+        tic = time.perf_counter()
+        values = compute_metrics(collector.features(), reference, self.options.metrics, setup.extractor.layers,
+                                 self._settings(ctx, setup.kid_samples))
+        setup.timings[f"steps-{steps}"] = {"n": plan.n, "sampling_s": total - collector.seconds,
+                                           "features_s": collector.seconds,
+                                           "metrics_s": time.perf_counter() - tic}
+        _write_json(ctx.run.file("timings.json"), setup.timings)
+        extra = {"steps": steps, "protocol": plan.protocol, "chain_steps": plan.chain_steps(),
+                 "step_size": plan.step_size, "noise": plan.noise, "grad_clip": plan.grad_clip,
+                 "kid_subset_size": setup.kid_samples, "samples_file": f"samples/steps-{steps}.npy"}
+        if plan.protocol == "buffer":
+            extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size)
+        return self._records(ctx, setup, "samples", values, plan.n, extra)
+
+    def _draw(self, ctx: SuiteContext, plan: SamplingPlan, collector: FeatureCollector, path: Path) -> dict:
+        """Sample into ``path`` (uint8, batch by batch) while the collector extracts features."""
+        info = ctx.model.info
+        out = SampleFile(path, plan.n, tuple(info.input_shape), info.conditional)
+        bar = tqdm(total=plan.n, desc=f"quality: sampling {plan.steps} steps", disable=not ctx.progress,
+                   leave=False)
+
+        def sink(x: torch.Tensor, y: torch.Tensor | None) -> None:
+            images = to_uint8(x, info.value_range).cpu()
+            out.write(images, y)
+            collector.add(images)
+            bar.update(len(images))
+
+        try:
+            trace = draw_samples(ctx.model, plan, ctx.device, ctx.seed, sink)
+        finally:
+            bar.close()
+        out.close()
+        return trace.summary()
+
+    def _records(self, ctx: SuiteContext, setup: Setup, eval_set: str, values: dict[str, float], n: int,
+                 extra: dict[str, Any]) -> list[Record]:
+        common = {**setup.extractor.describe(), **extra, "n_reference": setup.sizes["reference"],
+                  "reference": (f"stats:{setup.reference_stats.name}" if setup.reference_stats
+                                else f"{ctx.dataset}:{self.options.reference_split}")}
+        common.pop("layers")
+        spreads = {"inception_score": "inception_score_std", "kid": "kid_std"}
+        records = []
+        for metric, higher in DIRECTIONS.items():
+            if metric not in values:
+                continue
+            more = {"std": values[spreads[metric]]} if metric in spreads else {}
+            records.append(self.record(ctx, metric, values[metric], eval_set, higher_is_better=higher, n=n,
+                                       **common, **more))
+        return records
+
+    # ---- artifacts -------------------------------------------------------------------------------------------
+    def _plots(self, ctx: SuiteContext, setup: Setup) -> None:
+        last = self.options.steps[-1]
+        images, labels = read_samples(ctx.run.file(f"samples/steps-{last}.npy"))
+        sample_grid(images, labels, ctx.run.file("samples.png"))
+        traces = {s: json.loads(ctx.run.file(f"traces/steps-{s}.json").read_text()) for s in self.options.steps
+                  if ctx.run.file(f"traces/steps-{s}.json").is_file()}
+        title = f"{ctx.model_name} on {ctx.dataset} ({self.options.protocol} protocol)"
+        energy_trace(traces, ctx.run.file("energy_trace.png"), title)
+        if len(self.options.steps) > 1:
+            quality_vs_steps(ctx.run.records(), ctx.run.file("quality_vs_steps.png"), setup.extractor.name, title)
+
+
+def _raw(ctx: SuiteContext, split: str) -> ImageSet:
+    """A split of the model's dataset exactly as stored (not conformed to the model's shape)."""
+    return load_dataset(ctx.dataset, split, DataContext(root=ctx.data.root, download=ctx.data.download,
+                                                        seed=ctx.seed))
+
+
+def _check_shape(ctx: SuiteContext, data: ImageSet) -> None:
+    model_shape = tuple(ctx.model.info.input_shape)
+    if tuple(data.shape) != model_shape:
+        raise EbmbenchError(f"the checkpoint takes {'x'.join(map(str, model_shape))} images but {ctx.dataset} has "
+                            f"{'x'.join(map(str, data.shape))}; sample quality is measured only against the data "
+                            "the model was trained on, at its own shape")
+
+
+def _images_uint8(data: ImageSet) -> torch.Tensor:
+    """All images of a set as one uint8 tensor (the same quantisation as the samples)."""
+    parts = [to_uint8(x, data.value_range) for x, _ in data.loader(1024)]
+    return torch.cat(parts)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from ebmbench.rundir import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=float) + "\n")

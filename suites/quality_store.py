@@ -1,0 +1,167 @@
+"""Where the quality suite keeps things: saved samples in the run directory, and a cache keyed by content.
+
+Every cache entry is named by the SHA-256 of a JSON description of everything that produced it (model weights,
+dataset and split, N, seed, sampler settings, extractor and weights hash, device type) and carries that
+description, which is checked on reading; nothing is keyed by a bare name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+KEY_FIELD = "ebmbench-quality-key"
+
+
+def content_key(description: dict[str, Any]) -> str:
+    """A short hash of a JSON-able description (sorted keys)."""
+    blob = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """SHA-256 of tensors' bytes (CPU, contiguous), e.g. of a set of uint8 images."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(str((tuple(t.shape), str(t.dtype))).encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def model_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's description and weights: the same weights give the same key wherever they live."""
+    digest = hashlib.sha256()
+    info = getattr(model, "info", None)
+    digest.update(json.dumps({"family": getattr(model, "family", type(model).__name__),
+                              "info": info.to_dict() if info is not None else None,
+                              "config": getattr(model, "config", None)}, sort_keys=True, default=str).encode())
+    for name, value in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor_digest(value).encode())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Features (a dict of tensors) stored under ``root`` by content key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, description: dict[str, Any]) -> Path:
+        return self.root / f"features-{content_key(description)}.safetensors"
+
+    def get(self, description: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+        path = self._path(description)
+        if not path.is_file():
+            return None
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), "pt") as fh:
+                stored = json.loads((fh.metadata() or {}).get(KEY_FIELD, "null"))
+            if stored != json.loads(json.dumps(description, default=str)):
+                return None
+            return load_file(str(path))
+        except Exception:  # a corrupt entry is a miss, and is rewritten
+            return None
+
+    def put(self, description: dict[str, Any], features: dict[str, torch.Tensor]) -> None:
+        path = self._path(description)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tensors = {k: v.contiguous() for k, v in features.items()}
+        save_file(tensors, str(tmp), metadata={KEY_FIELD: json.dumps(description, sort_keys=True, default=str)})
+        os.replace(tmp, path)
+
+
+class SampleFile:
+    """Samples as a uint8 ``.npy`` array written batch by batch (memory does not grow with N), with their labels.
+
+    The file appears under its final name only when complete.
+    """
+
+    def __init__(self, path: Path, n: int, shape: tuple[int, int, int], conditional: bool) -> None:
+        self.path, self.n = Path(path), n
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.npy")
+        self.images = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.uint8, shape=(n, *shape))
+        self.labels = np.full(n, -1, dtype=np.int64) if conditional else None
+        self.cursor = 0
+
+    def write(self, images: torch.Tensor, labels: torch.Tensor | None) -> None:
+        end = self.cursor + len(images)
+        self.images[self.cursor:end] = images.cpu().numpy()
+        if self.labels is not None and labels is not None:
+            self.labels[self.cursor:end] = labels.cpu().numpy()
+        self.cursor = end
+
+    def close(self) -> Path:
+        self.images.flush()
+        del self.images
+        os.replace(self.tmp, self.path)
+        if self.labels is not None:
+            np.save(labels_path(self.path), self.labels)
+        return self.path
+
+
+def labels_path(samples: Path) -> Path:
+    return samples.with_name(samples.stem + "-labels.npy")
+
+
+def read_samples(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Saved samples (memory-mapped uint8 array) and their labels, if any."""
+    images = np.load(path, mmap_mode="r")
+    lpath = labels_path(path)
+    return images, (np.load(lpath) if lpath.is_file() else None)
+
+
+class SampleCache:
+    """Finished sample files (and their energy traces) kept under ``root`` by content key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _base(self, description: dict[str, Any]) -> Path:
+        return self.root / f"samples-{content_key(description)}"
+
+    def get(self, description: dict[str, Any], dest: Path) -> dict[str, Any] | None:
+        """Copy a cached sample file to ``dest``; returns its stored trace, or None on a miss."""
+        base = self._base(description)
+        meta_path, npy = base.with_suffix(".json"), base.with_suffix(".npy")
+        if not (meta_path.is_file() and npy.is_file()):
+            return None
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") != json.loads(json.dumps(description, default=str)):
+            return None
+        _copy(npy, dest)
+        if labels_path(npy).is_file():
+            _copy(labels_path(npy), labels_path(dest))
+        return meta["trace"]
+
+    def put(self, description: dict[str, Any], samples: Path, trace: dict[str, Any]) -> None:
+        base = self._base(description)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        _copy(samples, base.with_suffix(".npy"))
+        if labels_path(samples).is_file():
+            _copy(labels_path(samples), labels_path(base.with_suffix(".npy")))
+        meta = json.dumps({"key": description, "trace": trace}, sort_keys=True, default=str)
+        tmp = base.with_name(f".{base.name}.json.tmp-{os.getpid()}")
+        tmp.write_text(meta)
+        os.replace(tmp, base.with_suffix(".json"))
+
+
+def _copy(src: Path, dst: Path) -> None:
+    """Copy atomically (the destination is complete or absent)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
