@@ -188,5 +188,14 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, device
     run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, echo=click.echo)
 
 
+def _add_report_commands() -> None:
+    from ebmbench.reports.cli import compare, report
+
+    main.add_command(report)
+    main.add_command(compare)
+
+
+_add_report_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

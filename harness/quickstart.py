@@ -41,5 +41,9 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
                         progress=progress, model_name=MODEL_NAME, cache_dir=cache)
         echo(summary_table(run.records()))
         runs.append(run.path)
+    from ebmbench.reports.report import write_reports
+
+    paths = write_reports([out], out)
     echo(f"\nrun directories: {', '.join(str(p) for p in runs)}")
+    echo(f"reports: {paths['html']} and {paths['md']}")
     return runs

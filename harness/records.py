@@ -36,6 +36,8 @@ class Record:
     def from_json(cls, d: dict[str, Any]) -> Record:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
-        if isinstance(kwargs.get("value"), str):
-            kwargs["value"] = float(kwargs["value"])
+        value = kwargs.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"record value must be a number, got {value!r}")
+        kwargs["value"] = float(value)  # non-finite values are stored as the strings "inf", "-inf", "nan"
         return cls(**kwargs)

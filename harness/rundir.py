@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ebmbench import __version__
 from ebmbench.errors import EbmbenchError
 from ebmbench.records import Record
@@ -103,6 +101,8 @@ class RunDir:
                                     "--out or pass --overwrite")
             self._write_manifest({**old, "resumed_at": now(), "status": "running"})
             return True
+        import torch  # deferred: reading run directories (reports) should not pay for importing torch
+
         if overwrite and self.results_path.exists():
             self.results_path.unlink()
         manifest = {"identity": identity, "ebmbench_version": __version__, "git_revision": git_revision(),
@@ -124,7 +124,7 @@ class RunDir:
         lines = self.results_path.read_text().splitlines()
         try:
             return [Record.from_json(json.loads(line)) for line in lines if line.strip()]
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, ValueError, KeyError) as exc:
             raise EbmbenchError(f"{self.results_path} is corrupt ({exc}); re-run with --overwrite") from None
 
     def done_units(self) -> set[str]:

@@ -70,3 +70,14 @@ def test_non_finite_values_survive_round_trip(tmp_path: Path) -> None:
     run.start({}, {})
     run.commit("u", [_rec("a", float("inf"))])
     assert run.records()[0].value == float("inf")
+
+
+@pytest.mark.parametrize("value", ['"abc"', "null", "true"])
+def test_bad_values_in_results_are_a_clear_error(tmp_path: Path, value: str) -> None:
+    run = RunDir(tmp_path)
+    run.start({}, {})
+    run.commit("u", [_rec("a", 1.0)])
+    text = run.results_path.read_text().replace('"value": 1.0', f'"value": {value}')
+    run.results_path.write_text(text)
+    with pytest.raises(EbmbenchError, match="corrupt"):
+        run.records()
