@@ -113,7 +113,7 @@ class ResNetEnergy(nn.Module):
 
 
 ARCH_PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"arch": "small", "width": 64, "spectral_norm": False, "activation": "swish"},
+    "small": {"arch": "small", "width": 32, "spectral_norm": False, "activation": "swish"},
     "resnet": {"arch": "resnet", "width": 64, "multipliers": [1, 2], "blocks_per_stage": 1,
                "spectral_norm": True, "activation": "leaky_relu"},
     # The CIFAR-10 configuration of Du & Mordatch (2019): 128 filters, three stages of two residual blocks.
