@@ -179,13 +179,18 @@ def list_() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where trained models are cached [default: $EBMBENCH_CACHE or ~/.cache/ebmbench].")
 @click.option("--iterations", type=int, default=None, help="EBM training iterations [default: the trainer's].")
+@click.option("--suites", default=None, metavar="NAME,...", help="Only these suites [default: every registered one].")
 @DEVICE
 @QUIET
-def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, device: str, quiet: bool) -> None:
-    """Train a small conditional EBM on the bundled digits (cached) and run every suite on it."""
+def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites: str | None, device: str,
+               quiet: bool) -> None:
+    """Train a small conditional EBM on the bundled digits (cached) and run every suite on it, then write
+    Markdown and HTML reports."""
     from ebmbench.quickstart import run_quickstart
 
-    run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, echo=click.echo)
+    names = [s.strip() for s in suites.split(",") if s.strip()] if suites else None
+    run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, suites=names,
+                   echo=click.echo)
 
 
 def _add_report_commands() -> None:

@@ -18,7 +18,8 @@ MODEL_NAME = "ebm-digits"
 
 
 def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto", progress: bool = True,
-                   iterations: int | None = None, echo: Callable[[str], None] = print) -> list[Path]:
+                   iterations: int | None = None, suites: list[str] | None = None,
+                   echo: Callable[[str], None] = print) -> list[Path]:
     """Run the quickstart; returns the run directories written."""
     from ebmbench.checkpoint import load_checkpoint
 
@@ -31,7 +32,7 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
     echo(f"    checkpoint: {ckpt}")
     model = load_checkpoint(ckpt).model
     runs = []
-    for i, name in enumerate(SUITES.names(), start=2):
+    for i, name in enumerate(suites or SUITES.names(), start=2):
         suite = SUITES.get(name)
         if not all(model.has(c) for c in suite.requires):
             echo(f"[{i}] {name}: skipped (needs {', '.join(c.value for c in suite.requires)})")

@@ -88,3 +88,18 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: no checkpoint at")
     assert "Traceback" not in proc.stderr
+
+
+def test_quickstart_trains_once_runs_suites_and_writes_reports(tmp_path: Path) -> None:
+    args = ["quickstart", "--out", str(tmp_path / "qs"), "--cache-dir", str(tmp_path / "cache"), "--iterations", "2",
+            "--suites", "energy", "--quiet"]
+    first = _invoke(*args)
+    assert first.exit_code == 0, first.output
+    (model,) = (tmp_path / "cache" / "models").glob("ebm-digits-*.safetensors")
+    stamp = model.stat().st_mtime_ns
+    assert (tmp_path / "qs" / "energy" / "results.jsonl").exists()
+    assert (tmp_path / "qs" / "report.html").exists() and (tmp_path / "qs" / "report.md").exists()
+    second = _invoke(*args)
+    assert second.exit_code == 0, second.output
+    assert model.stat().st_mtime_ns == stamp  # reused, not retrained
+    assert _invoke(*args[:-3], "--suites", "enrgy").exit_code == 2
