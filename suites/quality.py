@@ -282,7 +282,7 @@ class QualitySuite(Suite):
         else:
             images, _ = read_samples(path)
             for start in range(0, len(images), 1024):
-                collector.add(torch.from_numpy(np.asarray(images[start:start + 1024])))
+                collector.add(torch.from_numpy(np.array(images[start:start + 1024])))
         total = time.perf_counter() - tic
         _write_json(ctx.run.file(f"traces/steps-{steps}.json"), trace)
         tic = time.perf_counter()
