@@ -1,0 +1,334 @@
+"""Suite ``robustness``: PGD robustness of a classifier, and of a conditional EBM used as one, measured so that it
+can be trusted.
+
+The reference paper (Du & Mordatch 2019) classifies with the label of lowest energy E(x, y), optionally after
+a few Langevin steps from the input, and attacks with gradients that skip those steps. Such defenses look far
+stronger than they are unless the attack adapts (Athalye et al. 2018; Croce et al. 2022), so every number here
+is labelled with its threat model and the adaptive ones sit beside the paper's:
+
+- ``white-box``: PGD with the gradients of the classifier view it evaluates (plain logits, no defense).
+- ``transfer-from-classifier`` (the paper's protocol): the white-box examples of the EBM's plain logits,
+  evaluated with purification.
+- ``bpda+eot``: gradients through the purification by straight-through approximation, summed over ``eot``
+  draws of its noise per step.
+- ``full``: gradients through the unrolled Langevin steps (with EOT), in chunks of ``full_batch_size``;
+  skipped with a warning where memory runs out.
+- ``transfer-from:NAME``: a baseline's white-box examples evaluated on the model (a black-box check).
+- ``autoattack`` (optional): torchattacks' AutoAttack ("rand" version with BPDA on the purified view).
+
+Stochastic defenses are evaluated over ``draws`` draws of their noise (paired across threat models) and
+reported with a 95% interval and the spread between draws. Sanity checks (see ``robustness_sanity``) warn,
+and are written to ``warnings.json`` and as ``sanity_*`` records.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import Capability, Model
+from ebmbench.records import Record
+from ebmbench.rundir import atomic_path, atomic_write_text
+from ebmbench.suite import Suite, SuiteContext
+from ebmbench.suites.robustness_attacks import (
+    NORMS,
+    AttackSpec,
+    attack_batches,
+    default_grid,
+    default_radius,
+    parse_eps,
+    step_size,
+)
+from ebmbench.suites.robustness_baselines import default_baselines
+from ebmbench.suites.robustness_eval import Accuracy, evaluate
+from ebmbench.suites.robustness_report import save_curves, save_table
+from ebmbench.suites.robustness_sanity import Outcome, run_checks
+from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView, can_purify
+
+ADAPTIVE = ("bpda+eot", "full")
+
+
+class RobustnessWarning(UserWarning):
+    """A robustness number that fails a sanity check."""
+
+
+@dataclass(frozen=True)
+class RobustnessOptions:
+    """``n``: test images attacked (a seeded subset); ``norms``: linf and/or l2; ``linf_eps``/``l2_eps``: the
+    epsilon grid in data units, fractions allowed (``0,2/255,8/255``; empty = the default for the data);
+    ``steps``/``step_factor``/``restarts``: PGD (step size = factor * eps / steps; an example is robust only if
+    it survives every restart); ``adaptive``: adaptive threat models on the purified view (bpda+eot, full);
+    ``eot``: noise draws per attack step on the purified view; ``draws``: evaluation draws of its noise;
+    ``purify_*``: the Langevin purification (steps 0 = none; radius ``auto`` = 8/255, 0.1 for small images,
+    ``none`` = no box; per_class unset = one chain per label for conditional models); ``autoattack``: add
+    torchattacks' AutoAttack; ``transfer_from_baselines``: evaluate the baselines' examples on the model;
+    ``default_baselines``: train/cache a standard and a PGD-trained classifier for the digits when no
+    ``--baseline`` is given; ``full_batch_size``: images per unrolled-attack chunk; ``batch_size``: the rest."""
+
+    n: int = 500
+    norms: tuple[str, ...] = NORMS
+    linf_eps: tuple[str, ...] = ()
+    l2_eps: tuple[str, ...] = ()
+    steps: int = 20
+    step_factor: float = 2.5
+    restarts: int = 1
+    adaptive: tuple[str, ...] = ADAPTIVE
+    eot: int = 4
+    draws: int = 5
+    purify_steps: int = 10
+    purify_step_size: float = 10.0
+    purify_noise: float = 0.005
+    purify_grad_clip: float | None = 0.01
+    purify_radius: str = "auto"
+    purify_per_class: bool | None = None
+    autoattack: bool = False
+    transfer_from_baselines: bool = True
+    default_baselines: bool = True
+    full_batch_size: int = 32
+    batch_size: int = 100
+
+
+@dataclass
+class Target:
+    """A model under attack and its classifier views: ``none`` (plain logits) and, if it purifies, ``langevin``."""
+
+    name: str
+    model: Model
+    views: dict[str, torch.nn.Module] = field(default_factory=dict)
+    purification: Purification | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved grid and purification."""
+
+    grid: tuple[tuple[str, float, str], ...]  # (norm, eps, label)
+    purification: Purification | None
+
+
+class RobustnessSuite(Suite):
+    """Clean and robust accuracy per (model, defense, threat model, norm, epsilon), with sanity checks."""
+
+    name = "robustness"
+    version = "1"
+    description = "PGD robustness (L∞, L2) of the EBM as a classifier, purified or not, vs baselines"
+    requires = (Capability.LOGITS,)
+    Options = RobustnessOptions
+    headline = "robust_accuracy"
+    quickstart = ("n=48", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=5", "eot=2", "draws=2",
+                  "purify_steps=5")
+
+    def check(self, ctx: SuiteContext) -> None:
+        o = self.options
+        if bad := [n for n in o.norms if n not in NORMS]:
+            raise EbmbenchError(f"unknown norm {bad[0]!r}; choose from {', '.join(NORMS)}")
+        if bad := [a for a in o.adaptive if a not in ADAPTIVE]:
+            raise EbmbenchError(f"unknown adaptive threat model {bad[0]!r}; choose from {', '.join(ADAPTIVE)}")
+        for key in ("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"):
+            if getattr(o, key) < 1:
+                raise EbmbenchError(f"option {key!r} must be at least 1, not {getattr(o, key)}")
+        if ctx.model.info.num_classes < 2:
+            raise EbmbenchError("the robustness suite needs a model that classifies (two or more classes)")
+        self.plan = self._plan(ctx)
+
+    def _plan(self, ctx: SuiteContext) -> Plan:
+        o, shape = self.options, ctx.model.info.input_shape
+        grid = []
+        for norm in o.norms:
+            labels = getattr(o, f"{norm}_eps") or default_grid(norm, shape)
+            grid += sorted(((norm, parse_eps(label), label) for label in labels), key=lambda g: g[1])
+        return Plan(tuple(grid), self._purification(ctx.model, shape))
+
+    def _purification(self, model: Model, shape: tuple[int, ...]) -> Purification | None:
+        o = self.options
+        if o.purify_steps <= 0 or not can_purify(model):
+            return None
+        radius = {"auto": default_radius(shape), "none": None}.get(o.purify_radius.strip().lower(), "parse")
+        per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
+        purification = Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
+                                    grad_clip=o.purify_grad_clip, per_class=per_class,
+                                    radius=parse_eps(o.purify_radius) if radius == "parse" else radius)
+        PurifiedView(model, purification)  # fails fast when the model cannot purify this way
+        return purification
+
+    # --- running ----------------------------------------------------------------------------------------------
+
+    def run(self, ctx: SuiteContext) -> None:
+        plan = getattr(self, "plan", None) or self._plan(ctx)
+        x, y = ctx.load("test").tensors(self.options.n, seed=ctx.seed)
+        targets = self._targets(ctx, plan)
+        if not ctx.is_done("clean"):
+            self._commit(ctx, "clean", self._clean(ctx, targets, x, y))
+        for norm, eps, label in tqdm(plan.grid, desc="robustness", disable=not ctx.progress):
+            unit = f"{norm}@{label}"
+            if not ctx.is_done(unit):
+                self._commit(ctx, unit, self._ball(ctx, targets, x, y, norm, eps, label))
+        self._finish(ctx)
+
+    def _targets(self, ctx: SuiteContext, plan: Plan) -> list[Target]:
+        baselines = dict(ctx.baselines)
+        if not baselines and self.options.default_baselines:
+            baselines = default_baselines(ctx)
+        main = Target(ctx.model_name, ctx.model.eval(), {"none": PlainView(ctx.model)}, plan.purification)
+        if plan.purification is not None:
+            main.views["langevin"] = PurifiedView(ctx.model, plan.purification, "bpda")
+        return [main] + [Target(name, m.eval(), {"none": PlainView(m)}) for name, m in baselines.items()]
+
+    def _clean(self, ctx: SuiteContext, targets: list[Target], x: torch.Tensor, y: torch.Tensor) -> list:
+        out = []
+        for t in targets:
+            for defense, view in t.views.items():
+                acc = self._evaluate(ctx, view, [x], y)
+                out.append((self._stamp(ctx, "clean_accuracy", acc, t, defense, "clean", {}), acc))
+        return out
+
+    def _ball(self, ctx: SuiteContext, targets: list[Target], x: torch.Tensor, y: torch.Tensor, norm: str,
+              eps: float, label: str) -> list:
+        """Every threat model at one (norm, epsilon)."""
+        o = self.options
+        spec = AttackSpec(norm, eps, o.steps, step_size(eps, o.steps, o.step_factor), o.restarts)  # type: ignore[arg-type]
+        ball = {"norm": norm, "epsilon": eps, "epsilon_label": label}
+        out, sources = [], {}
+        for t in targets:
+            sources[t.name] = self._attack(ctx, t.views["none"], x, y, spec, False)
+            meta = {**ball, **_spec_extra(spec), "gradient": "logits", "source": t.name}
+            out.append(self._outcome(ctx, t, "none", "white-box", sources[t.name], y, meta))
+            if "langevin" in t.views:
+                out.append(self._outcome(ctx, t, "langevin", "transfer-from-classifier", sources[t.name], y, meta))
+        main = targets[0]
+        if "langevin" in main.views:
+            out += self._adaptive(ctx, main, x, y, replace(spec, eot=o.eot), ball)
+        if o.transfer_from_baselines:
+            for b in targets[1:]:
+                meta = {**ball, **_spec_extra(spec), "gradient": "logits", "source": b.name}
+                out += [self._outcome(ctx, main, d, f"transfer-from:{b.name}", sources[b.name], y, meta)
+                        for d in main.views]
+        if o.autoattack:
+            out += self._autoattack(ctx, targets, x, y, replace(spec, kind="autoattack", restarts=1), ball)
+        return out
+
+    def _adaptive(self, ctx: SuiteContext, main: Target, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec,
+                  ball: dict[str, Any]) -> list:
+        out = []
+        for threat in self.options.adaptive:
+            gradient = "bpda" if threat == "bpda+eot" else "full"
+            view = PurifiedView(main.model, main.purification, gradient)  # type: ignore[arg-type]
+            batch = self.options.full_batch_size if gradient == "full" else self.options.batch_size
+            try:
+                advs = self._attack(ctx, view, x, y, spec, True, batch)
+            except torch.OutOfMemoryError:
+                _cuda_empty()
+                warnings.warn(f"threat model {threat!r} skipped at {ball['norm']} ε={ball['epsilon_label']}: out of "
+                              f"memory with full_batch_size={batch}; lower it", RobustnessWarning, stacklevel=2)
+                continue
+            meta = {**ball, **_spec_extra(spec), "gradient": gradient, "source": main.name}
+            out.append(self._outcome(ctx, main, "langevin", threat, advs, y, meta))
+        return out
+
+    def _autoattack(self, ctx: SuiteContext, targets: list[Target], x: torch.Tensor, y: torch.Tensor,
+                    spec: AttackSpec, ball: dict[str, Any]) -> list:
+        out = []
+        for t in targets:
+            for defense, view in t.views.items():
+                advs = self._attack(ctx, view, x, y, spec, defense == "langevin")
+                meta = {**ball, **_spec_extra(spec), "gradient": "bpda" if defense == "langevin" else "logits",
+                        "source": t.name}
+                out.append(self._outcome(ctx, t, defense, "autoattack", advs, y, meta))
+        return out
+
+    def _attack(self, ctx: SuiteContext, view: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec,
+                stochastic: bool, batch_size: int | None = None) -> list[torch.Tensor]:
+        if spec.eps == 0:  # the identity; torchattacks' PGDL2 would divide 0 by 0 here
+            return [x.clone() for _ in range(spec.restarts)]
+        num_classes = int(view.model.info.num_classes)
+        return attack_batches(view, x, y, spec, num_classes, ctx.seed, stochastic,
+                              batch_size or self.options.batch_size, ctx.device)
+
+    def _evaluate(self, ctx: SuiteContext, view: torch.nn.Module, advs: list[torch.Tensor],
+                  y: torch.Tensor) -> Accuracy:
+        return evaluate(view, advs, y, self.options.draws, ctx.seed, self.options.batch_size, ctx.device)
+
+    def _outcome(self, ctx: SuiteContext, t: Target, defense: str, threat: str, advs: list[torch.Tensor],
+                 y: torch.Tensor, meta: dict[str, Any]) -> tuple[Record, Accuracy]:
+        acc = self._evaluate(ctx, t.views[defense], advs, y)
+        return self._stamp(ctx, "robust_accuracy", acc, t, defense, threat, meta), acc
+
+    def _stamp(self, ctx: SuiteContext, metric: str, acc: Accuracy, t: Target, defense: str, threat: str,
+               meta: dict[str, Any]) -> Record:
+        where = f"{meta['norm']}@{meta['epsilon_label']}" if meta else "test"
+        purification = t.purification.describe() if defense == "langevin" and t.purification else "none"
+        return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name,
+                           higher_is_better=True, ci=acc.ci(), n=acc.n, threat_model=threat, defense=defense,
+                           purification=purification, draws=acc.draws, draw_std=acc.draw_std,
+                           per_draw=acc.per_draw, **meta)
+
+    # --- results ----------------------------------------------------------------------------------------------
+
+    def _commit(self, ctx: SuiteContext, unit: str, results: list[tuple[Record, Accuracy]]) -> None:
+        """Per-example correctness first (for the sanity checks of resumed runs), then the unit's records."""
+        arrays = {_key(r): acc.correct.numpy().astype(np.uint8) for r, acc in results}
+        with atomic_path(ctx.run.file(f"per_example/{_safe(unit)}.npz")) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        ctx.commit(unit, [r for r, _ in results])
+
+    def _finish(self, ctx: SuiteContext) -> None:
+        records = [r for r in ctx.run.records() if r.suite == self.name and not r.metric.startswith("sanity_")]
+        outcomes, clean = _load_outcomes(ctx, records)
+        counts, found = run_checks(outcomes, clean)
+        for w in found:
+            warnings.warn(f"robustness sanity ({w['check']}): {w['model']} [{w['defense']}] {w['threat_model']} "
+                          f"{w['norm']} ε={w['epsilon_label']}: {w['message']}", RobustnessWarning, stacklevel=2)
+        ctx.commit("sanity", [self.record(ctx, f"sanity_{check}", sum(w["check"] == check for w in found), "all",
+                                          higher_is_better=False, n=count,
+                                          passed=not any(w["check"] == check for w in found))
+                              for check, count in counts.items()])
+        atomic_write_text(ctx.run.file("warnings.json"), json.dumps(found, indent=2) + "\n")
+        save_table(records, found, ctx.run.file("robustness.md"))
+        save_curves(records, ctx.run.file("robustness_curves.png"), title=f"({ctx.dataset})")
+
+
+def _key(r: Record) -> str:
+    return f"{r.model}|{r.extra['defense']}|{r.extra['threat_model']}"
+
+
+def _safe(unit: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in unit)
+
+
+def _spec_extra(spec: AttackSpec) -> dict[str, Any]:
+    return {"attack": spec.kind, "steps": spec.steps, "step_size": spec.step_size, "restarts": spec.restarts,
+            "eot": spec.eot}
+
+
+def _load_outcomes(ctx: SuiteContext, records: list[Record]
+                   ) -> tuple[list[Outcome], dict[tuple[str, str], Accuracy]]:
+    """Outcomes and clean accuracies of every committed unit, from the per-example files."""
+    cache: dict[str, Any] = {}
+    outcomes, clean = [], {}
+    for r in records:
+        unit = r.extra.get("unit", "")
+        if unit not in cache:
+            path = ctx.run.path / "per_example" / f"{_safe(unit)}.npz"
+            cache[unit] = dict(np.load(path)) if path.exists() else {}
+        arr = cache[unit].get(_key(r))
+        if arr is None:
+            continue
+        acc = Accuracy(torch.from_numpy(arr.astype(bool)))
+        if r.metric == "clean_accuracy":
+            clean[(r.model, r.extra["defense"])] = acc
+        else:
+            outcomes.append(Outcome(r.model, r.extra["defense"], r.extra["threat_model"], r.extra["norm"],
+                                    r.extra["epsilon"], r.extra["epsilon_label"], acc))
+    return outcomes, clean
+
+
+def _cuda_empty() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

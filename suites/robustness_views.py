@@ -1,0 +1,135 @@
+"""Classifier views of a model for the robustness suite: what an attack differentiates and what is evaluated.
+
+A view is an ``nn.Module`` whose forward returns logits for images in [0, 1] (the form torchattacks expects).
+
+- ``PlainView``: the model's own logits; for a conditional EBM that is -E(x, y) for every label in one batched
+  pass, for a classifier its logits.
+- ``PurifiedView``: K Langevin steps from the input first (the reference paper's defense), then the logits.
+  Its ``gradient`` says what an attack sees through the purification: ``"bpda"`` (straight-through: the chain
+  is run without a graph and its Jacobian taken as the identity) or ``"full"`` (the unrolled chain,
+  differentiated step by step). Its sampler noise is fresh on each forward unless a generator is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import Capability, Model
+from ebmbench.sampler import LangevinConfig, langevin
+from ebmbench.scoring import free_energy
+
+Gradient = Literal["bpda", "full"]
+
+
+@dataclass(frozen=True)
+class Purification:
+    """K Langevin steps from the input, each clamped to a box of ``radius`` around it (and the data range).
+
+    ``per_class``: run one chain per label under E(x, y) and score label y at its own chain's end (the reference
+    code's protocol); otherwise one chain under the model's marginal energy, scored for every label.
+    """
+
+    steps: int = 10
+    step_size: float = 10.0
+    noise: float = 0.005
+    grad_clip: float | None = 0.01
+    radius: float | None = 8 / 255
+    per_class: bool = True
+
+    def sampler(self, value_range: tuple[float, float]) -> LangevinConfig:
+        return LangevinConfig(steps=self.steps, step_size=self.step_size, noise=self.noise,
+                              grad_clip=self.grad_clip, clamp=value_range)
+
+    def describe(self) -> str:
+        radius = "none" if self.radius is None else f"{self.radius:.4g}"
+        mode = "per-class" if self.per_class else "marginal"
+        return (f"langevin(K={self.steps}, step={self.step_size:g}, noise={self.noise:g}, clip={self.grad_clip}, "
+                f"radius={radius}, {mode})")
+
+
+class PlainView(nn.Module):
+    """The model's logits as they are (a conditional EBM: -E(x, y) for all labels in one batched pass)."""
+
+    stochastic = False
+
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(x)
+
+
+class PurifiedView(nn.Module):
+    """Langevin purification, then the logits; see the module docstring for ``gradient``."""
+
+    stochastic = True
+
+    def __init__(self, model: Model, purification: Purification, gradient: Gradient = "bpda",
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        check_purifiable(model, purification)
+        self.model = model
+        self.purification = purification
+        self.gradient = gradient
+        self.generator = generator
+
+    def with_generator(self, generator: torch.Generator | None) -> PurifiedView:
+        """The same view drawing its sampler noise from ``generator`` (for repeatable evaluation draws)."""
+        return PurifiedView(self.model, self.purification, self.gradient, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.purification.per_class:
+            return self._per_class(x)
+        return self.model.logits(self._through(self._purify(x, self._marginal_energy(), None)))
+
+    def _per_class(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.model.info.num_classes
+        labels = torch.arange(k, device=x.device).repeat(len(x))
+        chains = self._purify(x.repeat_interleave(k, dim=0), self.model.energy, labels)
+        return -self.model.energy(self._through(chains), labels).view(len(x), k)
+
+    def _purify(self, x: torch.Tensor, energy: Callable, labels: torch.Tensor | None) -> tuple:
+        unrolled = self.gradient == "full" and x.requires_grad
+        start = x if unrolled else x.detach()
+        cfg = self.purification.sampler(self.model.info.value_range)
+        out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
+                       project=_box(start, self.purification.radius), differentiable=unrolled).x
+        return x, out, unrolled
+
+    @staticmethod
+    def _through(chain: tuple) -> torch.Tensor:
+        """The chain's end; with BPDA, the input plus the chain's displacement as a constant."""
+        x, out, unrolled = chain
+        return out if unrolled else x + (out - x).detach()
+
+    def _marginal_energy(self) -> Callable:
+        if self.model.info.conditional:
+            return lambda x, _y: free_energy(self.model, x)
+        return lambda x, _y: self.model.energy(x)
+
+
+def _box(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if radius is None:
+        return None
+    lo, hi = center - radius, center + radius
+    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
+
+
+def can_purify(model: Model) -> bool:
+    """Purification needs an energy to descend and logits to read."""
+    return model.has(Capability.ENERGY) and model.has(Capability.LOGITS)
+
+
+def check_purifiable(model: Model, purification: Purification) -> None:
+    if not can_purify(model):
+        raise EbmbenchError(f"purification needs a model with energy and logits; the {model.family} model has "
+                            f"{', '.join(sorted(c.value for c in model.capabilities)) or 'nothing'}")
+    if purification.per_class and not model.info.conditional:
+        raise EbmbenchError("per-class purification needs a class-conditional energy; set purify_per_class=false")

@@ -1,0 +1,295 @@
+"""The robustness suite against independent references: direct torchattacks calls, a hand-written purification
+loop, finite differences, scipy's standard error; plus the sanity checks and the digits' transfer-vs-adaptive
+acceptance check on a tiny, quickly trained conditional EBM."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchattacks
+from scipy import stats
+
+from ebmbench.checkpoint import load_checkpoint, save_checkpoint
+from ebmbench.data.base import load_dataset
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import ModelInfo
+from ebmbench.models.ebm import EnergyModel
+from ebmbench.models.networks import resolve_arch
+from ebmbench.options import build_options
+from ebmbench.runner import run_suite
+from ebmbench.sampler import make_generator
+from ebmbench.suites import robustness_baselines
+from ebmbench.suites.robustness import RobustnessOptions, RobustnessSuite
+from ebmbench.suites.robustness_attacks import EOTPGDL2, AttackSpec, attack_batches, lp_distance, parse_eps
+from ebmbench.suites.robustness_eval import Accuracy, evaluate
+from ebmbench.suites.robustness_sanity import Outcome, run_checks
+from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView
+
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def digits_ebm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A width-8 conditional digits EBM whose classifier view is accurate (trained on -E(x, y) as logits with
+    cross-entropy for a few seconds): the smallest model on which attacks and purification mean something."""
+    torch.manual_seed(0)
+    x, y = load_dataset("digits", "train").tensors()
+    model = EnergyModel(ModelInfo("ebm", "digits", (1, 8, 8), 10, conditional=True), resolve_arch("small", width=8))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        idx = torch.randint(0, len(x), (64,), generator=gen)
+        loss = F.cross_entropy(model.logits(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "disc-cebm.safetensors", model.eval())
+
+
+def _records(run_dir, metric: str = "robust_accuracy") -> dict[tuple, object]:
+    return {(r.model, r.extra.get("defense"), r.extra.get("threat_model"), r.extra.get("norm"),
+             r.extra.get("epsilon_label")): r for r in run_dir.records() if r.metric == metric}
+
+
+def _test_subset(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return load_dataset("digits", "test").tensors(n, seed=SEED)
+
+
+# --- acceptance: plain classifier == direct torchattacks ---------------------------------------------------------
+
+def test_plain_classifier_robust_accuracy_equals_direct_torchattacks(tiny_classifier_path: Path,
+                                                                     tmp_path: Path) -> None:
+    settings = ["n=40", "linf_eps=0.1", "l2_eps=0.5", "steps=4", "restarts=2", "default_baselines=false"]
+    run = run_suite("robustness", tiny_classifier_path, tmp_path / "run", settings, device="cpu", seed=SEED,
+                    progress=False)
+    got = _records(run)
+    model = load_checkpoint(tiny_classifier_path).model.eval()
+    x, y = _test_subset(40)
+    for norm, eps, label, cls in (("linf", 0.1, "0.1", torchattacks.PGD), ("l2", 0.5, "0.5", torchattacks.PGDL2)):
+        survived = torch.ones(len(y), dtype=torch.bool)
+        for restart in range(2):
+            torch.manual_seed(SEED + restart)
+            adv = cls(model.logits_module(), eps=eps, alpha=2.5 * eps / 4, steps=4, random_start=True)(x, y)
+            survived &= model.logits(adv).argmax(1) == y
+        record = got[("clf", "none", "white-box", norm, label)]
+        assert record.value == pytest.approx(survived.float().mean().item(), abs=1e-12)
+        assert record.extra["draws"] == 1 and record.extra["restarts"] == 2
+    clean = _records(run, "clean_accuracy")[("clf", "none", "clean", None, None)]
+    assert clean.value == pytest.approx((model.logits(x).argmax(1) == y).float().mean().item())
+    assert set(_records(run)) == {("clf", "none", "white-box", n, e) for n, e in (("linf", "0.1"), ("l2", "0.5"))}
+
+
+# --- attacks stay in the ball and the data range -----------------------------------------------------------------
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.15), ("l2", 0.7)])
+def test_adversarial_examples_stay_in_ball_and_range(digits_ebm_path: Path, norm: str, eps: float) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, y = _test_subset(8)
+    purification = Purification(steps=2, radius=0.1)
+    views = [(PlainView(model), 1, False), (PurifiedView(model, purification, "bpda"), 2, True),
+             (PurifiedView(model, purification, "full"), 2, True)]
+    for view, eot, stochastic in views:
+        spec = AttackSpec(norm, eps, steps=2, step_size=eps, restarts=2, eot=eot)  # type: ignore[arg-type]
+        for adv in attack_batches(view, x, y, spec, 10, 0, stochastic, 3, torch.device("cpu")):
+            assert adv.shape == x.shape
+            assert lp_distance(adv, x, norm).max().item() <= eps + 1e-5  # type: ignore[arg-type]
+            assert adv.min().item() >= 0.0 and adv.max().item() <= 1.0
+            assert lp_distance(adv, x, norm).max().item() > 0.5 * eps  # it did move  # type: ignore[arg-type]
+
+
+def test_eot_pgdl2_with_one_draw_is_torchattacks_pgdl2(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, y = _test_subset(16)
+    torch.manual_seed(5)
+    ours = EOTPGDL2(PlainView(model), eps=0.6, alpha=0.2, steps=4, eot_iter=1)(x, y)
+    torch.manual_seed(5)
+    ref = torchattacks.PGDL2(PlainView(model), eps=0.6, alpha=0.2, steps=4)(x, y)
+    assert torch.equal(ours, ref)
+
+
+# --- classifier views ----------------------------------------------------------------------------------------------
+
+def test_plain_view_of_conditional_ebm_is_minus_energy_per_label(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, _ = _test_subset(5)
+    expected = torch.stack([-model.energy(x, torch.full((5,), k)) for k in range(10)], dim=1)
+    assert torch.allclose(PlainView(model)(x), expected, atol=1e-5)
+
+
+def test_purified_view_matches_reference_langevin_loop(digits_ebm_path: Path) -> None:
+    """Per-class chains: x <- box(clamp(x - s * clip(dE/dx) + noise)), noise drawn in the chain's order."""
+    model = load_checkpoint(digits_ebm_path).model
+    x, _ = _test_subset(4)
+    p = Purification(steps=3, step_size=10.0, noise=0.01, grad_clip=0.01, radius=0.05)
+    got = PurifiedView(model, p, generator=make_generator(11, "cpu"))(x)
+    gen = make_generator(11, "cpu")
+    labels = torch.arange(10).repeat(4)
+    start = x.repeat_interleave(10, dim=0)
+    chain = start.clone()
+    for _ in range(3):
+        chain.requires_grad_(True)
+        (grad,) = torch.autograd.grad(model.energy(chain, labels).sum(), chain)
+        chain = chain.detach() - 10.0 * grad.clamp(-0.01, 0.01) + 0.01 * torch.randn(chain.shape, generator=gen)
+        chain = torch.minimum(torch.maximum(chain.clamp(0, 1), start - 0.05), start + 0.05)
+    assert torch.allclose(got, -model.energy(chain, labels).view(4, 10), atol=1e-5)
+
+
+def test_full_gradient_matches_finite_differences_and_bpda_is_straight_through(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model.double()
+    x, y = _test_subset(2)
+    x = (0.25 + 0.5 * x).double()  # away from the data-range clamp, where the chain is smooth
+    p = Purification(steps=2, step_size=0.05, noise=0.0, grad_clip=None, radius=None)
+    full, bpda = PurifiedView(model, p, "full"), PurifiedView(model, p, "bpda")
+
+    def loss(view, inp):
+        return F.cross_entropy(view(inp), y, reduction="sum")
+
+    xg = x.clone().requires_grad_(True)
+    (g_full,) = torch.autograd.grad(loss(full, xg), xg)
+    h, idx = 1e-5, [(0, 0, 3, 3), (1, 0, 5, 2), (0, 0, 1, 6)]
+    for i in idx:
+        bump = torch.zeros_like(x)
+        bump[i] = h
+        numeric = (loss(full, x + bump) - loss(full, x - bump)).item() / (2 * h)
+        assert g_full[i].item() == pytest.approx(numeric, rel=1e-4, abs=1e-7)
+    xg = x.clone().requires_grad_(True)
+    (g_bpda,) = torch.autograd.grad(loss(bpda, xg), xg)
+    k = 10
+    labels = torch.arange(k).repeat(2)
+    chain = x.repeat_interleave(k, dim=0)
+    for _ in range(2):
+        chain.requires_grad_(True)
+        (grad,) = torch.autograd.grad(model.energy(chain, labels).sum(), chain)
+        chain = (chain.detach() - 0.05 * grad).clamp(0, 1)
+    z = chain.clone().requires_grad_(True)
+    logits = -model.energy(z, labels).view(2, k)
+    (g_end,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), z)
+    assert torch.allclose(g_bpda, g_end.view(2, k, 1, 8, 8).sum(1), atol=1e-10)
+    assert not torch.allclose(g_bpda, g_full, atol=1e-6)
+
+
+# --- evaluation statistics -----------------------------------------------------------------------------------------
+
+def test_accuracy_interval_is_normal_interval_of_per_example_means() -> None:
+    correct = torch.rand(4, 50, generator=torch.Generator().manual_seed(0)) < 0.6
+    acc = Accuracy(correct)
+    per_example = correct.float().mean(0).numpy()
+    half = 1.96 * stats.sem(per_example)
+    assert acc.value == pytest.approx(per_example.mean())
+    assert acc.ci() == pytest.approx((per_example.mean() - half, per_example.mean() + half))
+    assert acc.draw_std == pytest.approx(np.std(correct.float().mean(1).numpy(), ddof=1))
+
+
+def test_stochastic_evaluation_repeats_and_survives_only_all_restarts(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, y = _test_subset(30)
+    view = PurifiedView(model, Purification(steps=2, noise=0.05, radius=0.1))
+    noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    a = evaluate(view, [x, noisy], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
+    b = evaluate(view, [x, noisy], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
+    assert torch.equal(a.correct, b.correct) and a.correct.shape == (3, 30)
+    only_clean = evaluate(view, [x], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
+    only_noisy = evaluate(view, [noisy], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
+    assert torch.equal(a.correct, only_clean.correct & only_noisy.correct)
+
+
+# --- sanity checks -------------------------------------------------------------------------------------------------
+
+def _acc(*rows: list[int]) -> Accuracy:
+    return Accuracy(torch.tensor(rows, dtype=torch.bool))
+
+
+def test_sanity_checks_flag_what_they_should_and_not_noise() -> None:
+    n = 40
+    clean = {("m", "langevin"): _acc([1] * 30 + [0] * 10)}
+    o = [Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.0, "0", _acc([1] * 29 + [0] * 11)),
+         Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.1, "0.1", _acc([1] * 10 + [0] * 30)),
+         Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.2, "0.2", _acc([1] * 30 + [0] * 10)),
+         Outcome("m", "langevin", "bpda+eot", "linf", 0.1, "0.1", _acc([1] * 30 + [0] * 10)),
+         Outcome("m", "langevin", "bpda+eot", "linf", 0.2, "0.2", _acc([1] * 8 + [0] * 32)),
+         Outcome("m", "langevin", "transfer-from:clf", "linf", 0.2, "0.2", _acc([0] * n)),
+         Outcome("m", "none", "white-box", "linf", 0.1, "0.1", _acc([1] * 20 + [0] * 20)),
+         Outcome("m", "none", "white-box", "linf", 0.2, "0.2", _acc([1] * 19 + [0] * 21))]
+    counts, found = run_checks(o, clean)
+    flagged = {(w["check"], w["threat_model"], w["epsilon_label"]) for w in found}
+    assert flagged == {("eps0_clean", "transfer-from-classifier", "0"),
+                       ("monotone", "transfer-from-classifier", "0.2"),
+                       ("adaptive_vs_transfer", "bpda+eot", "0.1"),
+                       ("masked_gradients", "bpda+eot", "0.2")}
+    assert counts["monotone"] == 4 and counts["adaptive_vs_transfer"] == 2 and counts["eps0_clean"] == 1
+
+
+# --- acceptance: the digits with purification, transfer and adaptive side by side -------------------------------
+
+def test_digits_purification_transfer_and_adaptive_side_by_side(digits_ebm_path: Path, tmp_path: Path) -> None:
+    settings = ["n=48", "linf_eps=0,0.1", "norms=linf", "steps=5", "eot=2", "draws=3", "purify_steps=3",
+                "default_baselines=false"]
+    with warnings.catch_warnings(record=True):
+        run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", seed=SEED,
+                        progress=False, model_name="cebm")
+    got = _records(run)
+    transfer = got[("cebm", "langevin", "transfer-from-classifier", "linf", "0.1")]
+    assert transfer.extra["draws"] == 3 and transfer.ci_low is not None
+    table = (tmp_path / "run" / "robustness.md").read_text()
+    for adaptive in ("bpda+eot", "full"):
+        record = got[("cebm", "langevin", adaptive, "linf", "0.1")]
+        assert record.extra["threat_model"] == adaptive and record.extra["epsilon"] == 0.1
+        spread = (transfer.ci_high - transfer.ci_low) / 2
+        assert record.value <= transfer.value + spread
+        assert f"| cebm | langevin | {adaptive} |" in table
+    assert "| cebm | langevin | transfer-from-classifier |" in table
+    clean = _records(run, "clean_accuracy")[("cebm", "langevin", "clean", None, None)]
+    assert clean.value > 0.5
+    assert got[("cebm", "langevin", "bpda+eot", "linf", "0")].value == clean.value
+    assert (tmp_path / "run" / "robustness_curves.png").stat().st_size > 0
+    sanity = _records(run, "sanity_eps0_clean")
+    assert next(iter(sanity.values())).value == 0
+    assert isinstance(json.loads((tmp_path / "run" / "warnings.json").read_text()), list)
+
+
+def test_resumed_run_skips_finished_units_and_keeps_sanity(digits_ebm_path: Path, tmp_path: Path) -> None:
+    settings = ["n=20", "linf_eps=0,0.1", "norms=linf", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=2",
+                "purify_steps=1", "default_baselines=false"]
+    first = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False)
+    before = {(r.metric, r.eval_set, r.model): r.value for r in first.records()}
+    again = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False)
+    after = {(r.metric, r.eval_set, r.model): r.value for r in again.records()}
+    assert before == after
+    assert ("sanity_eps0_clean", "all", "disc-cebm") in after
+
+
+def test_default_digits_baselines_are_trained_cached_and_attacked(digits_ebm_path: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = {name: {**s, "width": 4, "iterations": 4, "batch_size": 32, "checkpoint_every": 4}
+            for name, s in robustness_baselines.DIGITS_BASELINES.items()}
+    monkeypatch.setattr(robustness_baselines, "DIGITS_BASELINES", tiny)
+    settings = ["n=16", "linf_eps=0.1", "norms=linf", "steps=2", "adaptive=", "purify_steps=0"]
+    run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
+                    cache_dir=tmp_path / "cache", model_name="cebm")
+    got = _records(run)
+    assert {k[:3] for k in got} == {("classifier", "none", "white-box"), ("classifier-pgd", "none", "white-box"),
+                                   ("cebm", "none", "white-box"), ("cebm", "none", "transfer-from:classifier"),
+                                   ("cebm", "none", "transfer-from:classifier-pgd")}
+    assert len(list((tmp_path / "cache" / "models").glob("classifier-digits-*.safetensors"))) == 2
+
+
+# --- options -------------------------------------------------------------------------------------------------------
+
+def test_options_epsilons_and_quickstart_settings() -> None:
+    assert parse_eps("8/255") == pytest.approx(8 / 255) and parse_eps("0.3") == 0.3
+    with pytest.raises(EbmbenchError):
+        parse_eps("eight")
+    options = build_options(RobustnessOptions, RobustnessSuite.quickstart)
+    assert options.steps >= 1 and "0" in options.linf_eps
+
+
+def test_bad_norm_fails_fast(tiny_classifier_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(EbmbenchError, match="unknown norm"):
+        run_suite("robustness", tiny_classifier_path, tmp_path / "run", ["norms=l1"], device="cpu", progress=False)
+    assert not (tmp_path / "run" / "manifest.json").exists()
