@@ -16,6 +16,7 @@ EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
 # --- suites: name -> Suite subclass -------------------------------------------------------------------------
 SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
 SUITES.register("quality", "ebmbench.suites.quality:QualitySuite")
+SUITES.register("robustness", "ebmbench.suites.robustness:RobustnessSuite")
 
 # --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
 DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")

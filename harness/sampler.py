@@ -60,21 +60,31 @@ def frozen_weights(model: nn.Module) -> Iterator[None]:
 
 def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None = None,
              generator: torch.Generator | None = None, record: bool = False,
-             model: nn.Module | None = None) -> ChainResult:
-    """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile."""
+             model: nn.Module | None = None, project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             differentiable: bool = False) -> ChainResult:
+    """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile.
+
+    ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification).
+    ``differentiable`` keeps the graph through every step when ``x0`` requires grad, so gradients reach ``x0``
+    (attacks through the unrolled chain); the returned samples are then not detached.
+    """
     context = frozen_weights(model) if model is not None else contextlib.nullcontext()
-    x = x0.detach().clone()
+    unrolled = differentiable and x0.requires_grad
+    x = x0 if unrolled else x0.detach().clone()
     trace = []
     with context, torch.enable_grad():
         for _ in range(config.steps):
-            x.requires_grad_(True)
+            if not unrolled:
+                x.requires_grad_(True)
             e = energy(x, y)
-            (grad,) = torch.autograd.grad(e.sum(), x)
+            (grad,) = torch.autograd.grad(e.sum(), x, create_graph=unrolled)
             if record:
                 trace.append(e.detach().float().cpu())
-            x = _step(x.detach(), grad, config, generator)
+            x = _step(x if unrolled else x.detach(), grad, config, generator)
+            if project is not None:
+                x = project(x)
     energies = torch.stack(trace) if record and trace else None
-    return ChainResult(x.detach(), energies)
+    return ChainResult(x if unrolled else x.detach(), energies)
 
 
 def _step(x: torch.Tensor, grad: torch.Tensor, config: LangevinConfig,
