@@ -209,14 +209,15 @@ class QualitySuite(Suite):
             self.check(ctx)
         setup = self.setup
         assert setup is not None
-        module = setup.extractor.build(self.options.metrics, ctx.device)
-        reference = self._reference(ctx, setup, module)
-        if self.options.reference_rows and not ctx.is_done("reference"):
-            ctx.commit("reference", self._reference_rows(ctx, setup, module, reference))
-        for steps in self.options.steps:
-            unit = f"samples@{steps}"
-            if not ctx.is_done(unit):
-                ctx.commit(unit, self._sample_rows(ctx, setup, module, reference, steps))
+        budgets = [s for s in self.options.steps if not ctx.is_done(f"samples@{s}")]
+        rows_needed = self.options.reference_rows and not ctx.is_done("reference")
+        if budgets or rows_needed:  # a finished run that is resumed only redraws its figures
+            module = setup.extractor.build(self.options.metrics, ctx.device)
+            reference = self._reference(ctx, setup, module)
+            if rows_needed:
+                ctx.commit("reference", self._reference_rows(ctx, setup, module, reference))
+            for steps in budgets:
+                ctx.commit(f"samples@{steps}", self._sample_rows(ctx, setup, module, reference, steps))
         self._plots(ctx, setup)
 
     def _settings(self, ctx: SuiteContext, kid_subset_size: int) -> MetricSettings:

@@ -10,6 +10,8 @@ import numpy as np
 from ebmbench.plots import save_figure, save_image_grid
 from ebmbench.records import Record
 
+MIN_TILE = 32  # pixels per grid tile at least
+
 
 def sample_grid(images: np.ndarray, labels: np.ndarray | None, path: Path, per_row: int = 10,
                 max_rows: int = 10) -> Path:
@@ -22,7 +24,9 @@ def sample_grid(images: np.ndarray, labels: np.ndarray | None, path: Path, per_r
         per_class = min(per_row, *(int((labels == k).sum()) for k in classes))
         picked = np.concatenate([np.asarray(images[np.flatnonzero(labels == k)[:per_class]]) for k in classes])
         per_row = per_class
-    return save_image_grid(picked.astype(np.float32) / 255.0, path, nrow=max(per_row, 1))
+    scale = max(1, -(-MIN_TILE // picked.shape[-1]))  # small images (8x8 digits) enlarged, pixels kept sharp
+    tiles = picked.repeat(scale, axis=-2).repeat(scale, axis=-1)
+    return save_image_grid(tiles.astype(np.float32) / 255.0, path, nrow=max(per_row, 1))
 
 
 def energy_trace(traces: dict[int, dict[str, list[float]]], path: Path, title: str = "") -> Path:

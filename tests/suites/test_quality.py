@@ -4,6 +4,7 @@ the samples, runs repeat, caches are keyed by content, and bad inputs fail in on
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,9 @@ def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, c
     assert rows(hit, "samples", 4)["fid"].value == rows(dummy_run, "samples", 4)["fid"].value
     with pytest.raises(AssertionError, match="sampled"):
         run(dummy_ckpt, tmp_path / "miss", *FAST, "steps=4", "step_size=5", "reference_rows=false", cache=cache)
+    shutil.copytree(dummy_run.path, tmp_path / "resumed")  # a finished run, resumed: nothing is redrawn
+    resumed = run(dummy_ckpt, tmp_path / "resumed", *FAST, "steps=0,4", cache=tmp_path / "empty-cache")
+    assert resumed.records() == dummy_run.records()
 
 
 def test_reference_stats_file_gives_the_same_numbers(dummy_ckpt: Path, dummy_run: RunDir, cache: Path,
