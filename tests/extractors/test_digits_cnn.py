@@ -83,3 +83,23 @@ def test_inception_weights_are_found_checked_and_never_downloaded(tmp_path: Path
     torch.save({"fc.weight": torch.zeros(1)}, fake)
     assert InceptionExtractor(fake).weights_path() == fake
     assert InceptionExtractor(fake).adapt(torch.zeros(2, 1, 4, 4, dtype=torch.uint8)).shape == (2, 3, 4, 4)
+
+
+@pytest.mark.slow
+def test_inception_extractor_builds_and_reads_grey_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch-fidelity's Inception with random weights (ebmbench never downloads the real ones): the plumbing."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    from ebmbench.suites.quality_metrics import extract
+
+    seed_file = tmp_path / "seed.pth"
+    torch.save({}, seed_file)
+    with monkeypatch.context() as patch:
+        patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                                    feature_extractor_weights_path=str(seed_file))
+    weights = tmp_path / FILENAME
+    torch.save(net.state_dict(), weights)
+    spec = InceptionExtractor(weights)
+    features = extract(spec, spec.build(("isc", "fid")), torch.zeros(2, 1, 8, 8, dtype=torch.uint8), "cpu")
+    assert features["2048"].shape == (2, 2048) and features["logits_unbiased"].shape == (2, 1008)
