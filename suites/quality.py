@@ -237,8 +237,9 @@ class QualitySuite(Suite):
 
     def _features(self, ctx: SuiteContext, setup: Setup, module: Any, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Features of fixed images, from the content-keyed cache when allowed."""
+        layers = sorted({setup.extractor.layers[m] for m in self.options.metrics})
         key = {"kind": "features", "images_sha256": tensor_digest(images), **setup.extractor.describe(),
-               "requested": sorted({setup.extractor.layers[m] for m in self.options.metrics})}
+               **_versions(), "device": ctx.device.type, "requested": layers}
         cache = FeatureCache(ctx.cache_dir / "quality")
         cached = cache.get(key) if self.options.cache else None
         if cached is not None:
@@ -271,7 +272,7 @@ class QualitySuite(Suite):
         plan = self._plan(setup, steps)
         collector = FeatureCollector(setup.extractor, module, ctx.device)
         path = ctx.run.file(f"samples/steps-{steps}.npy")
-        key = {"kind": "samples", "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
+        key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
                "plan": plan.__dict__, "device": ctx.device.type, "dataset": ctx.dataset}
         cache = SampleCache(ctx.cache_dir / "quality")
         tic = time.perf_counter()
@@ -347,6 +348,16 @@ class QualitySuite(Suite):
         energy_trace(traces, ctx.run.file("energy_trace.png"), title)
         if len(self.options.steps) > 1:
             quality_vs_steps(ctx.run.records(), ctx.run.file("quality_vs_steps.png"), setup.extractor.name, title)
+
+
+def _versions() -> dict[str, str]:
+    """Code versions that change samples or features: part of every cache key."""
+    import torch_fidelity
+
+    from ebmbench import __version__
+
+    return {"ebmbench": __version__, "suite_version": QualitySuite.version, "torch": torch.__version__,
+            "torch_fidelity": torch_fidelity.__version__}
 
 
 def _raw(ctx: SuiteContext, split: str) -> ImageSet:
