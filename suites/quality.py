@@ -345,7 +345,8 @@ class QualitySuite(Suite):
         traces = {s: json.loads(ctx.run.file(f"traces/steps-{s}.json").read_text()) for s in self.options.steps
                   if ctx.run.file(f"traces/steps-{s}.json").is_file()}
         title = f"{ctx.model_name} on {ctx.dataset} ({self.options.protocol} protocol)"
-        energy_trace(traces, ctx.run.file("energy_trace.png"), title)
+        unit = "steps per pass" if self.options.protocol == "buffer" else "steps"
+        energy_trace(traces, ctx.run.file("energy_trace.png"), title, unit)
         if len(self.options.steps) > 1:
             quality_vs_steps(ctx.run.records(), ctx.run.file("quality_vs_steps.png"), setup.extractor.name, title)
 

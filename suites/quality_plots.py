@@ -29,14 +29,14 @@ def sample_grid(images: np.ndarray, labels: np.ndarray | None, path: Path, per_r
     return save_image_grid(tiles.astype(np.float32) / 255.0, path, nrow=max(per_row, 1))
 
 
-def energy_trace(traces: dict[int, dict[str, list[float]]], path: Path, title: str = "") -> Path:
+def energy_trace(traces: dict[int, dict[str, list[float]]], path: Path, title: str = "", unit: str = "steps") -> Path:
     """Mean energy of the chains (± one standard deviation) at every step, one line per step budget."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for steps, trace in sorted(traces.items()):
         x, mean, std = (np.asarray(trace[k], dtype=float) for k in ("step", "mean", "std"))
-        ax.plot(x, mean, marker="o" if len(x) < 3 else None, label=f"{steps} steps")
+        ax.plot(x, mean, marker="o" if len(x) < 3 else None, label=f"{steps} {unit}")
         ax.fill_between(x, mean - std, mean + std, alpha=0.15)
     ax.set_xlabel("Langevin step")
     ax.set_ylabel("energy E(x) of the chains")
