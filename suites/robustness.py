@@ -122,8 +122,14 @@ class RobustnessSuite(Suite):
     requires = (Capability.LOGITS,)
     Options = RobustnessOptions
     headline = "robust_accuracy"
-    quickstart = ("n=48", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=5", "eot=2", "draws=2",
-                  "purify_steps=5")
+    # about a CPU minute on the digits (plus the default baselines' training on first use); the unrolled
+    # ``full`` attack costs several times BPDA's, so the quickstart leaves it to full runs
+    quickstart = ("n=24", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=3", "adaptive=bpda+eot", "eot=2",
+                  "draws=2", "purify_steps=3")
+
+    def __init__(self, options: RobustnessOptions) -> None:
+        super().__init__(options)
+        self._eps0: dict[tuple[str, str, str], Accuracy] = {}
 
     def check(self, ctx: SuiteContext) -> None:
         o = self.options
@@ -257,7 +263,14 @@ class RobustnessSuite(Suite):
 
     def _outcome(self, ctx: SuiteContext, t: Target, defense: str, threat: str, advs: list[torch.Tensor],
                  y: torch.Tensor, meta: dict[str, Any]) -> tuple[Record, Accuracy]:
-        acc = self._evaluate(ctx, t.views[defense], advs, y)
+        """Evaluate one threat model's examples. At epsilon 0 every threat model's examples are the clean images,
+        so each view is evaluated once there (a second pass, independent of the clean one) and shared."""
+        key = (t.name, defense, meta["norm"])
+        acc = self._eps0.get(key) if meta["epsilon"] == 0 else None
+        if acc is None:
+            acc = self._evaluate(ctx, t.views[defense], advs, y)
+            if meta["epsilon"] == 0:
+                self._eps0[key] = acc
         return self._stamp(ctx, "robust_accuracy", acc, t, defense, threat, meta), acc
 
     def _stamp(self, ctx: SuiteContext, metric: str, acc: Accuracy, t: Target, defense: str, threat: str,

@@ -74,19 +74,22 @@ def save_table(records: Sequence[Record], warnings: Sequence[dict[str, Any]], pa
 
 
 def save_curves(records: Sequence[Record], path: Path, title: str = "") -> Path:
-    """Accuracy against epsilon, one panel per norm, one line per (model, defense, threat model)."""
-    robust = [r for r in records if r.metric == ROBUST]
+    """Accuracy against epsilon, one panel per norm, one line per (model, defense, threat model); transfers from
+    baselines stay in the table. Dashed: the transfer protocol; bars: 95% intervals."""
+    robust = [r for r in records if r.metric == ROBUST and not r.extra["threat_model"].startswith("transfer-from:")]
     norms = sorted({r.extra["norm"] for r in robust}, key=lambda n: n != "linf") or ["linf"]
-    fig, axes = plt.subplots(1, len(norms), figsize=(5.5 * len(norms), 4), squeeze=False)
-    palette = dict(zip(_labels(robust), sns.color_palette("tab10", max(len(_labels(robust)), 1)), strict=False))
-    for ax, norm in zip(axes[0], norms, strict=True):
-        _panel(ax, [r for r in robust if r.extra["norm"] == norm], palette)
-        ax.set_title(f"{norm.upper().replace('LINF', 'L∞')} {title}".strip())
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), bbox_to_anchor=(0.5, -0.02 - 0.05 *
-                   ((len(labels) - 1) // 3)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08 + 0.05 * ((len(labels) - 1) // 3) if handles else 0, 1, 1))
+    labels = _labels(robust)
+    palette = dict(zip(labels, sns.color_palette("tab10", max(len(labels), 1)), strict=False))
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, len(norms), figsize=(4.5 * len(norms) + 3, 3.6), squeeze=False)
+        for ax, norm in zip(axes[0], norms, strict=True):
+            _panel(ax, [r for r in robust if r.extra["norm"] == norm], palette)
+            ax.set_title(f"{'L∞' if norm == 'linf' else norm.upper()} {title}".strip())
+        handles, names = axes[0][0].get_legend_handles_labels()
+        if handles:
+            axes[0][-1].legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                               frameon=False)
+        fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -100,19 +103,18 @@ def _labels(records: Sequence[Record]) -> list[str]:
 
 
 def _panel(ax: plt.Axes, rows: list[Record], palette: dict[str, Any]) -> None:
-    sns.set_style("whitegrid")
     series: dict[str, list[Record]] = defaultdict(list)
     for r in rows:
         series[_label(r)].append(r)
     for label, items in sorted(series.items()):
         items.sort(key=lambda r: r.extra["epsilon"])
-        xs = [r.extra["epsilon"] for r in items]
-        dashed = "transfer" in label
-        sns.lineplot(x=xs, y=[r.value for r in items], ax=ax, label=label, color=palette[label], marker="o",
-                     linestyle="--" if dashed else "-", legend=False)
+        xs, ys = [r.extra["epsilon"] for r in items], [r.value for r in items]
+        sns.lineplot(x=xs, y=ys, ax=ax, label=label, color=palette[label], marker="o", markersize=5,
+                     linestyle="--" if "transfer" in label else "-", legend=False)
         if all(r.ci_low is not None for r in items):
-            ax.fill_between(xs, [r.ci_low for r in items], [r.ci_high for r in items], color=palette[label],
-                            alpha=0.15, linewidth=0)
+            err = [[y - r.ci_low for y, r in zip(ys, items, strict=True)],
+                   [r.ci_high - y for y, r in zip(ys, items, strict=True)]]
+            ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=palette[label], alpha=0.5, capsize=2, linewidth=0.8)
     ax.set_xlabel("ε")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)

@@ -26,7 +26,14 @@ from ebmbench.runner import run_suite
 from ebmbench.sampler import make_generator
 from ebmbench.suites import robustness_baselines
 from ebmbench.suites.robustness import RobustnessOptions, RobustnessSuite
-from ebmbench.suites.robustness_attacks import EOTPGDL2, AttackSpec, attack_batches, lp_distance, parse_eps
+from ebmbench.suites.robustness_attacks import (
+    EOTPGDL2,
+    AttackSpec,
+    attack_batches,
+    lp_distance,
+    make_attack,
+    parse_eps,
+)
 from ebmbench.suites.robustness_eval import Accuracy, evaluate
 from ebmbench.suites.robustness_sanity import Outcome, run_checks
 from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView
@@ -293,3 +300,28 @@ def test_bad_norm_fails_fast(tiny_classifier_path: Path, tmp_path: Path) -> None
     with pytest.raises(EbmbenchError, match="unknown norm"):
         run_suite("robustness", tiny_classifier_path, tmp_path / "run", ["norms=l1"], device="cpu", progress=False)
     assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+# --- optional AutoAttack -------------------------------------------------------------------------------------------
+
+def test_autoattack_versions_follow_the_view(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    spec = AttackSpec("l2", 0.5, 3, 0.4, kind="autoattack")
+    plain = make_attack(PlainView(model), spec, 10, 0, stochastic=False)
+    purified = make_attack(PurifiedView(model, Purification(steps=1)), spec, 10, 0, stochastic=True)
+    assert isinstance(plain, torchattacks.AutoAttack)
+    assert (plain.version, plain.norm, plain.eps) == ("standard", "L2", 0.5)
+    assert purified.version == "rand"
+
+
+@pytest.mark.slow
+def test_autoattack_equals_direct_torchattacks_call(tiny_classifier_path: Path, tmp_path: Path) -> None:
+    settings = ["n=24", "linf_eps=0.1", "norms=linf", "steps=3", "autoattack=true", "default_baselines=false"]
+    run = run_suite("robustness", tiny_classifier_path, tmp_path / "run", settings, device="cpu", seed=SEED,
+                    progress=False)
+    model = load_checkpoint(tiny_classifier_path).model.eval()
+    x, y = _test_subset(24)
+    torch.manual_seed(SEED)
+    adv = torchattacks.AutoAttack(model.logits_module(), norm="Linf", eps=0.1, n_classes=10, seed=SEED)(x, y)
+    expected = (model.logits(adv).argmax(1) == y).float().mean().item()
+    assert _records(run)[("clf", "none", "autoattack", "linf", "0.1")].value == pytest.approx(expected)
