@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ebmbench.errors import EbmbenchError
-from ebmbench.models.base import Capability, Model
+from ebmbench.models.base import Capability, Model, require
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path, atomic_write_text
 from ebmbench.suite import Suite, SuiteContext
@@ -142,6 +142,14 @@ class RobustnessSuite(Suite):
                 raise EbmbenchError(f"option {key!r} must be at least 1, not {getattr(o, key)}")
         if ctx.model.info.num_classes < 2:
             raise EbmbenchError("the robustness suite needs a model that classifies (two or more classes)")
+        for name, model in {ctx.model_name: ctx.model, **ctx.baselines}.items():
+            require(model, Capability.LOGITS, who=f"the robustness suite (model {name!r})")
+            if tuple(model.info.value_range) != (0.0, 1.0):
+                raise EbmbenchError(f"model {name!r} takes inputs in {tuple(model.info.value_range)}; the attacks "
+                                    "(torchattacks) need images in [0, 1]")
+            if model.info.num_classes != ctx.model.info.num_classes:
+                raise EbmbenchError(f"baseline {name!r} has {model.info.num_classes} classes, the model "
+                                    f"{ctx.model.info.num_classes}")
         self.plan = self._plan(ctx)
 
     def _plan(self, ctx: SuiteContext) -> Plan:

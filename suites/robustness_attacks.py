@@ -2,8 +2,8 @@
 
 PGD (L∞) and PGDL2 as torchattacks implements them; with EOT (gradients averaged over several draws of a
 stochastic model's noise) ``torchattacks.EOTPGD`` for L∞ and ``EOTPGDL2`` below (its L2 sibling, which
-torchattacks lacks); optional AutoAttack. Epsilon grids default to the reference paper's (1/255 units) for
-CIFAR-sized images and to a grid scaled to the data for small images such as the 8x8 digits.
+torchattacks lacks); optional AutoAttack. Epsilon grids default to 1/255 units for CIFAR-sized images and to
+a grid scaled to the data for small images such as the 8x8 digits.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from ebmbench.errors import EbmbenchError
 Norm = Literal["linf", "l2"]
 NORMS: tuple[Norm, ...] = ("linf", "l2")
 
-# The reference paper's sweep in 1/255 units (L∞ up to 30/255; L2 correspondingly larger) for 32x32 colour
-# images; for small images (8x8 digits, 64 pixels) grids scaled to the data, where PGD-trained classifiers
-# are still measurably robust at the low end and nothing is at the top end.
+# For 32x32 colour images a sweep in 1/255 units like the reference paper's figure (its code attacks with
+# 2/255 PGD steps and purifies within 8/255 of the input); for small images (8x8 digits, 64 pixels) grids
+# scaled to the data, where a PGD-trained classifier is still measurably robust at the low end and nothing
+# is at the top end.
 PAPER_GRID = {"linf": ("0", "2/255", "4/255", "8/255", "16/255", "30/255"),
               "l2": ("0", "20/255", "40/255", "80/255", "160/255", "300/255")}
 SMALL_GRID = {"linf": ("0", "0.05", "0.1", "0.2", "0.3"), "l2": ("0", "0.25", "0.5", "1", "1.5")}

@@ -296,9 +296,12 @@ def test_options_epsilons_and_quickstart_settings() -> None:
     assert options.steps >= 1 and "0" in options.linf_eps
 
 
-def test_bad_norm_fails_fast(tiny_classifier_path: Path, tmp_path: Path) -> None:
+def test_bad_options_and_baselines_fail_fast(tiny_classifier_path: Path, tiny_ebm_path: Path, tmp_path: Path) -> None:
     with pytest.raises(EbmbenchError, match="unknown norm"):
         run_suite("robustness", tiny_classifier_path, tmp_path / "run", ["norms=l1"], device="cpu", progress=False)
+    with pytest.raises(EbmbenchError, match="logits"):
+        run_suite("robustness", tiny_classifier_path, tmp_path / "run", [], baselines={"u": tiny_ebm_path},
+                  device="cpu", progress=False)
     assert not (tmp_path / "run" / "manifest.json").exists()
 
 
