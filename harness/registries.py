@@ -15,6 +15,7 @@ EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
 
 # --- suites: name -> Suite subclass -------------------------------------------------------------------------
 SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
+SUITES.register("ood", "ebmbench.suites.ood:OODSuite")
 SUITES.register("quality", "ebmbench.suites.quality:QualitySuite")
 SUITES.register("robustness", "ebmbench.suites.robustness:RobustnessSuite")
 
@@ -36,11 +37,14 @@ DATASETS.register("interp", "ebmbench.data.synthetic:load_interp")
 DATASETS.register("flip", "ebmbench.data.synthetic:load_flip")
 DATASETS.register("invert", "ebmbench.data.synthetic:load_invert")
 DATASETS.register("folder", "ebmbench.data.folder:load_folder")
+DATASETS.register("classes", "ebmbench.suites.ood_data:load_classes")
 
 # --- models: family -> Model subclass (built from a checkpoint's config; trained by its ``trainer``) ---------
 MODELS.register("ebm", "ebmbench.models.ebm:EnergyModel")
 MODELS.register("classifier", "ebmbench.models.classifier:Classifier")
 MODELS.register("dummy", "ebmbench.models.dummy:QuadraticEnergy")
+MODELS.register("glow", "ebmbench.models.glow:Glow")
+MODELS.register("pixelcnn", "ebmbench.models.pixelcnn:PixelCNN")
 
 # --- feature extractors for the quality metrics: name -> Extractor subclass ----------------------------------
 EXTRACTORS.register("digits-cnn", "ebmbench.extractors.digits_cnn:DigitsCNNExtractor")

@@ -87,6 +87,13 @@ class Model(nn.Module):
         """Log-likelihood per example in nats (continuous density over the value range)."""
         raise CapabilityError(f"{self.family} model has no log-likelihood")
 
+    def bits_per_dim(self, x: torch.Tensor) -> torch.Tensor:
+        """Bits per dimension of the discretized data under ``log_prob`` (8-bit levels unless the model says
+        otherwise), per example: the likelihood models' headline figure."""
+        from ebmbench.models.dequantize import bits_per_dim
+
+        return bits_per_dim(self.log_prob(x), x[0].numel())
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits, shape (batch, classes)."""
         raise CapabilityError(f"{self.family} model does not classify")

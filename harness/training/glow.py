@@ -1,0 +1,63 @@
+"""Train a Glow on uniformly dequantized images by maximum likelihood; the checkpoint records test bits/dim.
+
+The defaults train a small two-scale Glow on the bundled digits in well under a minute on a CPU; for CIFAR-10
+scale use e.g. ``--set levels=3 steps=32 hidden=512 batch_size=64 iterations=100000`` (Kingma & Dhariwal use
+three levels of 32 steps with 512 hidden channels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ebmbench.data.base import DataContext, ImageSet
+from ebmbench.models.base import ModelInfo
+from ebmbench.models.glow import Glow
+from ebmbench.training.common import TrainRequest
+from ebmbench.training.density import check_positive, resolve_bins, train_density
+
+
+@dataclass(frozen=True)
+class Config:
+    """Glow training options (``--set key=value``): ``levels`` scales of ``steps`` flow steps each, coupling
+    networks ``hidden`` channels wide, data dequantized into ``bins`` levels (0: the levels the
+    training data lies on, e.g. 17 for the digits and 256 for 8-bit images)."""
+
+    dataset: str = "digits"
+    levels: int = 2
+    steps: int = 4
+    hidden: int = 32
+    bins: int = 0
+    iterations: int = 300
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 20
+    grad_clip: float = 50.0
+    checkpoint_every: int = 500
+    seed: int = 0
+
+
+def build(config: Config, data: ImageSet) -> Glow:
+    """A Glow for ``data``'s image shape (the data's labels are not used)."""
+    from ebmbench.errors import EbmbenchError
+
+    check_positive(levels=config.levels, steps=config.steps, hidden=config.hidden)
+    _, h, w = data.shape
+    if h % 2**config.levels or w % 2**config.levels:
+        raise EbmbenchError(f"glow with levels={config.levels} needs image sides divisible by {2**config.levels}; "
+                            f"{config.dataset} is {h}x{w}: lower levels")
+    info = ModelInfo(family="glow", dataset=config.dataset, input_shape=data.shape, num_classes=data.num_classes)
+    arch = {"levels": config.levels, "steps": config.steps, "hidden": config.hidden,
+            "bins": resolve_bins(config.bins, data)}
+    return Glow(info, arch)
+
+
+def _objective(model: Glow, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    return model.train_log_prob(x, gen)
+
+
+def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
+    """Train (or resume) a Glow and write its checkpoint (with test bits/dim) to ``req.out``."""
+    return train_density(config, req, data, "glow", build, _objective)

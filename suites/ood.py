@@ -1,0 +1,279 @@
+"""Suite ``ood``: out-of-distribution detection by the model under test against flow, autoregressive and
+classifier baselines, as in Du & Mordatch (2019) Table 2 and JEM's extension.
+
+Each model is scored on the in-distribution test images and on each OOD set with every score that applies
+to it (``ood_scores``; higher = more in-distribution). With in-distribution as the positive class, AUROC,
+AUPR-IN, AUPR-OUT and FPR@95TPR come with seeded stratified-bootstrap 95% intervals (``ood_metrics``), one
+record per (model, score, set, metric) plus the average over sets. Every image goes through the same
+preprocessing, whichever side it is on: loaded in [0, 1] and conformed to the model's input shape, nothing
+else (the reference code adds noise to one side only; we don't). Likelihood models dequantize inside their
+``log_prob`` with one convention for all inputs.
+
+Baselines come from ``--baseline NAME=CKPT``; for the digits, when none is given, a Glow, a PixelCNN++ and a
+classifier are trained on the model's dataset on first use and cached (``default_baselines``). Artifacts:
+``scores/SET.csv`` (per-sample scores), ``hist/SET.png`` (histograms) and ``ood_table.md`` (the paper's layout).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebmbench.errors import DataError, EbmbenchError
+from ebmbench.models.base import Capability, Model
+from ebmbench.records import Record
+from ebmbench.rundir import atomic_write_text
+from ebmbench.scoring import check_finite, score_set
+from ebmbench.suite import Suite, SuiteContext
+
+from . import ood_data, ood_metrics, ood_report, ood_scores
+
+EMBEDDED = ("digits",)  # datasets whose default baselines are cheap enough to train on first use
+DISPLAY = {"glow": "Glow", "pixelcnn": "PixelCNN++", "classifier": "classifier"}
+POSITIVE = "in-distribution"
+
+
+@dataclass(frozen=True)
+class OODOptions:
+    """``sets``: OOD sets (any dataset name or ``folder:PATH``; empty = the defaults for the data);
+    ``scores``: ``paper``, ``all`` or score names; ``n``: images per OOD set (generated, or a seeded subset);
+    ``n_in``: in-distribution test images (None = the whole test split); ``bootstrap``: resamples for the 95%
+    intervals; ``default_baselines``: families trained and cached for the digits when no --baseline is given."""
+
+    sets: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ("paper",)
+    n: int = 1000
+    n_in: int | None = None
+    bootstrap: int = 1000
+    batch_size: int = 256
+    default_baselines: tuple[str, ...] = ("glow", "pixelcnn", "classifier")
+    histograms: bool = True
+
+
+class OODSuite(Suite):
+    """AUROC / AUPR / FPR@95TPR of OOD scores (energy, likelihood, classifier) per OOD set, with bootstrap CIs."""
+
+    name = "ood"
+    version = "1"
+    description = "OOD detection (AUROC, AUPR, FPR@95) of energy scores vs Glow, PixelCNN++ and classifier baselines"
+    requires = ()
+    Options = OODOptions
+    headline = "auroc"
+    quickstart = ("scores=all", "n=300", "bootstrap=200")
+
+    def __init__(self, options: OODOptions) -> None:
+        super().__init__(options)
+        self.sets: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    # ---- before long work --------------------------------------------------------------------------------
+
+    def check(self, ctx: SuiteContext) -> None:
+        opts = self.options
+        if opts.n < 1 or (opts.n_in is not None and opts.n_in < 1) or opts.bootstrap < 0 or opts.batch_size < 1:
+            raise EbmbenchError("ood: n, n_in and batch_size must be at least 1 and bootstrap at least 0")
+        ood_scores.check_names(opts.scores)
+        if not ood_scores.scores_for(ctx.model, opts.scores):
+            raise EbmbenchError(f"ood: none of the scores {', '.join(opts.scores)} applies to the model under test "
+                                f"(it has {ood_scores.describe(ctx.model)}); try scores=all")
+        unknown = [f for f in self._baseline_families(ctx) if f not in _registered_families()]
+        if unknown:
+            raise EbmbenchError(f"ood: default_baselines names unknown model families {unknown}")
+        ctx.load("test")
+        self.sets = self._resolve_sets(ctx)
+        if not self.sets:
+            raise EbmbenchError("ood: no OOD set could be loaded; name some with --set sets=...")
+
+    def _resolve_sets(self, ctx: SuiteContext) -> dict[str, Any]:
+        """Load every OOD set; a missing default set is skipped with a warning, a missing named set is an error."""
+        info = ctx.model.info
+        named = bool(self.options.sets)
+        names = list(self.options.sets) or ood_data.default_sets(ctx.dataset, info.input_shape, info.num_classes)
+        if not named and ood_data.held_out(ctx.dataset, info.num_classes) is None:
+            self.notes.append("near-OOD (held-out classes) needs models trained on a class subset, e.g. "
+                              "`ebmbench train --dataset classes:0-4:digits`; this model was trained on all of "
+                              f"{ctx.dataset}, so the near-OOD set is left out")
+        sets = {}
+        for name in names:
+            try:
+                sets[name] = ctx.load("test", name, n=self.options.n)
+            except DataError as exc:
+                if named:
+                    raise
+                warnings.warn(f"ood: skipping default OOD set {name!r}: {exc}", stacklevel=2)
+                self.notes.append(f"skipped {name}: {exc}")
+        return sets
+
+    def _baseline_families(self, ctx: SuiteContext) -> tuple[str, ...]:
+        if ctx.baselines or ood_data.base_dataset(ctx.dataset) not in EMBEDDED:
+            return ()
+        return self.options.default_baselines
+
+    # ---- the run -----------------------------------------------------------------------------------------
+
+    def run(self, ctx: SuiteContext) -> None:
+        if not self.sets:
+            self.check(ctx)
+        models = self._models(ctx)
+        plan = {name: ood_scores.scores_for(m, self.options.scores) for name, m in models.items()}
+        plan = {name: scores for name, scores in plan.items() if scores}
+        x_in, _ = ctx.load("test").tensors(self.options.n_in, seed=ctx.seed)
+        in_name = f"{ctx.dataset} (test)"
+        if not ctx.is_done("bits_per_dim"):
+            ctx.commit("bits_per_dim", self._bpd_records(ctx, models, x_in, in_name))
+        scores_in: dict[str, np.ndarray] = {}
+        per_set: dict[str, dict[str, ood_metrics.Estimate]] = {}
+        for set_name, imageset in self.sets.items():
+            if not scores_in and not self._finished(ctx, set_name):
+                scores_in = self._score(ctx, models, plan, x_in, in_name)
+            per_set[set_name] = self._run_set(ctx, models, plan, scores_in, set_name, imageset, in_name)
+        if not ctx.is_done("average"):
+            ctx.commit("average", self._average_records(ctx, plan, per_set, len(x_in)))
+        self._write_table(ctx, in_name, len(x_in))
+
+    def _models(self, ctx: SuiteContext) -> dict[str, Model]:
+        """The model under test first, then --baseline models, then default baselines trained on first use."""
+        models = {ctx.model_name: ctx.model, **ctx.baselines}
+        for family in self._baseline_families(ctx):
+            name = DISPLAY.get(family, family)
+            models[name if name not in models else f"{name}-default"] = self._default_baseline(ctx, family)
+        return models
+
+    def _default_baseline(self, ctx: SuiteContext, family: str) -> Model:
+        from ebmbench.checkpoint import load_checkpoint
+        from ebmbench.runner import check_compatible
+        from ebmbench.zoo import cached_model
+
+        path = cached_model(family, {"dataset": ctx.dataset}, ctx.cache_dir, ctx.device, data=ctx.data,
+                            progress=ctx.progress)
+        ckpt = load_checkpoint(path, ctx.device)
+        check_compatible(_AsCheckpoint(ctx.model), family, ckpt)
+        self.notes.append(f"default baseline {DISPLAY.get(family, family)}: {path} (sha256 {ckpt.sha256[:12]}…)")
+        return ckpt.model
+
+    def _score(self, ctx: SuiteContext, models: dict[str, Model], plan: dict[str, list[str]], x: torch.Tensor,
+               set_name: str) -> dict[str, np.ndarray]:
+        """``MODEL/SCORE`` -> per-image scores of ``x``; non-finite scores are a one-line error."""
+        from tqdm.auto import tqdm
+
+        out = {}
+        for model_name, names in plan.items():
+            parts: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+            for batch in tqdm(x.split(self.options.batch_size), desc=f"{model_name} on {set_name}",
+                              disable=not ctx.progress, leave=False):
+                for name, values in ood_scores.score_batch(models[model_name], batch.to(ctx.device), names).items():
+                    parts[name].append(values.float().cpu())
+            for name, values in parts.items():
+                what = f"{model_name} {name} scores on {set_name}"
+                out[f"{model_name}/{name}"] = check_finite(torch.cat(values), what).double().numpy()
+        return out
+
+    def _run_set(self, ctx: SuiteContext, models: dict[str, Model], plan: dict[str, list[str]],
+                 scores_in: dict[str, np.ndarray], set_name: str, imageset: Any,
+                 in_name: str) -> dict[str, ood_metrics.Estimate]:
+        """Score one OOD set, commit its records and artifacts; a finished set is re-read from its score file."""
+        unit, path = f"set:{set_name}", self._scores_path(ctx, set_name)
+        if self._finished(ctx, set_name):
+            scores_in, scores_out = ood_report.read_scores(path)
+        else:
+            x_out, _ = imageset.tensors(self.options.n, seed=ctx.seed)
+            scores_out = self._score(ctx, models, plan, x_out, set_name)
+            ood_report.write_scores(path, set_name, scores_in, scores_out)
+        estimates = {col: ood_metrics.evaluate(scores_in[col], scores_out[col], self.options.bootstrap,
+                                               _seed(ctx.seed, col, set_name)) for col in scores_in}
+        if not ctx.is_done(unit):
+            n_out = len(next(iter(scores_out.values())))
+            ctx.commit(unit, self._set_records(ctx, set_name, estimates, len(next(iter(scores_in.values()))),
+                                               n_out, path.relative_to(ctx.run.path).as_posix()))
+        if self.options.histograms:  # each model's first (its paper) score, to keep the figure readable
+            firsts = {f"{m}/{names[0]}": ood_scores.SCORES[names[0]].label for m, names in plan.items()}
+            labels = {c: label for c, label in firsts.items() if c in scores_in}
+            ood_report.save_histograms(ctx.run.file(f"hist/{ood_report.safe_name(set_name)}.png"), set_name,
+                                       in_name, scores_in, scores_out, labels)
+        return estimates
+
+    def _scores_path(self, ctx: SuiteContext, set_name: str) -> Path:
+        return ctx.run.file(f"scores/{ood_report.safe_name(set_name)}.csv")
+
+    def _finished(self, ctx: SuiteContext, set_name: str) -> bool:
+        """A set committed by an earlier run of this directory, with its score file (re-read, not recomputed)."""
+        return ctx.is_done(f"set:{set_name}") and self._scores_path(ctx, set_name).exists()
+
+    # ---- records and the table ---------------------------------------------------------------------------
+
+    def _metric_records(self, ctx: SuiteContext, column: str, eval_set: str, estimates: dict[str, Any], n: int,
+                        **extra: Any) -> list[Record]:
+        model, score = column.rsplit("/", 1)
+        return [self.record(ctx, metric, est.value, eval_set, model=model, ci=est.ci, n=n,
+                            higher_is_better=ood_metrics.HIGHER_IS_BETTER[metric], score=score,
+                            score_label=ood_scores.SCORES[score].label, positive=POSITIVE,
+                            bootstrap=self.options.bootstrap, ci_level=0.95, **extra)
+                for metric, est in estimates.items()]
+
+    def _set_records(self, ctx: SuiteContext, set_name: str, estimates: dict[str, dict], n_in: int, n_out: int,
+                     scores_file: str) -> list[Record]:
+        near = set_name == ood_data.held_out(ctx.dataset, ctx.model.info.num_classes)
+        records = []
+        for column, per_metric in estimates.items():
+            records += self._metric_records(ctx, column, set_name, per_metric, n_in + n_out, n_in=n_in,
+                                            n_out=n_out, in_distribution=f"{ctx.dataset}:test",
+                                            scores_file=scores_file, near_ood=near)
+        return records
+
+    def _average_records(self, ctx: SuiteContext, plan: dict[str, list[str]],
+                         per_set: dict[str, dict[str, dict[str, ood_metrics.Estimate]]], n_in: int) -> list[Record]:
+        records = []
+        for model_name, names in plan.items():
+            for score in names:
+                column = f"{model_name}/{score}"
+                averaged = {metric: ood_metrics.average([per_set[s][column][metric] for s in per_set])
+                            for metric in ood_metrics.METRICS}
+                records += self._metric_records(ctx, column, "average", averaged, n_in, sets=list(per_set))
+        return records
+
+    def _bpd_records(self, ctx: SuiteContext, models: dict[str, Model], x_in: torch.Tensor,
+                     in_name: str) -> list[Record]:
+        """Test bits/dim of every likelihood model on the in-distribution test images."""
+        from ebmbench.data.base import tensor_set
+
+        data = tensor_set(in_name, "test", x_in, None, 0)
+        records = []
+        for name, model in models.items():
+            if model.has(Capability.LOG_PROB):
+                bpd = score_set(model.bits_per_dim, data, ctx.device, self.options.batch_size)
+                records.append(self.record(ctx, "bits_per_dim", bpd.mean().item(), f"{ctx.dataset}:test",
+                                           model=name, higher_is_better=False, n=len(bpd)))
+        return records
+
+    def _write_table(self, ctx: SuiteContext, in_name: str, n_in: int) -> None:
+        records = [r for r in ctx.run.records() if r.suite == self.name]
+        intro = (f"In-distribution: {in_name}, {n_in} images, the positive class; every score is higher = more "
+                 f"in-distribution. Cells: value [95% bootstrap interval, {self.options.bootstrap} stratified "
+                 "resamples]. Per-sample scores: scores/*.csv; histograms: hist/*.png.")
+        table = ood_report.markdown_table(records, list(self.sets), intro, self.notes)
+        atomic_write_text(ctx.run.file("ood_table.md"), table)
+
+
+def _seed(seed: int, column: str, set_name: str) -> int:
+    """A bootstrap seed that depends on the run seed, the model/score and the set, stable across processes."""
+    return zlib.crc32(f"{seed}/{column}/{set_name}".encode())
+
+
+def _registered_families() -> list[str]:
+    from ebmbench.registries import MODELS
+
+    return MODELS.names()
+
+
+@dataclass
+class _AsCheckpoint:
+    """Just enough of a Checkpoint (its model) for ``runner.check_compatible``."""
+
+    model: Model
+
