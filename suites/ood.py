@@ -71,6 +71,7 @@ class OODSuite(Suite):
         super().__init__(options)
         self.sets: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.num_classes = 0  # of the in-distribution data (for the held-out classes of a class subset)
 
     # ---- before long work --------------------------------------------------------------------------------
 
@@ -85,17 +86,17 @@ class OODSuite(Suite):
         unknown = [f for f in self._baseline_families(ctx) if f not in _registered_families()]
         if unknown:
             raise EbmbenchError(f"ood: default_baselines names unknown model families {unknown}")
-        ctx.load("test")
+        self.num_classes = ctx.load("test").num_classes
         self.sets = self._resolve_sets(ctx)
         if not self.sets:
             raise EbmbenchError("ood: no OOD set could be loaded; name some with --set sets=...")
 
     def _resolve_sets(self, ctx: SuiteContext) -> dict[str, Any]:
         """Load every OOD set; a missing default set is skipped with a warning, a missing named set is an error."""
-        info = ctx.model.info
         named = bool(self.options.sets)
-        names = list(self.options.sets) or ood_data.default_sets(ctx.dataset, info.input_shape, info.num_classes)
-        if not named and ood_data.held_out(ctx.dataset, info.num_classes) is None:
+        names = list(self.options.sets) or ood_data.default_sets(ctx.dataset, ctx.model.info.input_shape,
+                                                                  self.num_classes)
+        if not named and ood_data.held_out(ctx.dataset, self.num_classes) is None:
             self.notes.append("near-OOD (held-out classes) needs models trained on a class subset, e.g. "
                               "`ebmbench train --dataset classes:0-4:digits`; this model was trained on all of "
                               f"{ctx.dataset}, so the near-OOD set is left out")
@@ -218,7 +219,7 @@ class OODSuite(Suite):
 
     def _set_records(self, ctx: SuiteContext, set_name: str, estimates: dict[str, dict], n_in: int, n_out: int,
                      scores_file: str) -> list[Record]:
-        near = set_name == ood_data.held_out(ctx.dataset, ctx.model.info.num_classes)
+        near = set_name == ood_data.held_out(ctx.dataset, self.num_classes)
         records = []
         for column, per_metric in estimates.items():
             records += self._metric_records(ctx, column, set_name, per_metric, n_in + n_out, n_in=n_in,
