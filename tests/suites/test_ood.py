@@ -323,7 +323,7 @@ def test_option_errors_are_one_line_and_early(tmp_path: Path, digits_gaussian: P
         run("scores=mps")
     with pytest.raises(EbmbenchError, match="none of the scores log_prob applies"):
         run("scores=log_prob", model=tiny_classifier_path)
-    with pytest.raises(EbmbenchError, match="did you mean .uniform."):
+    with pytest.raises(EbmbenchError, match=r"did you mean .uniform."):
         run("sets=unifrom")
     assert not (tmp_path / "run").exists()
 
