@@ -18,7 +18,13 @@ is labelled with its threat model and the adaptive ones sit beside the paper's:
 
 Stochastic defenses are evaluated over ``draws`` draws of their noise (paired across threat models) and
 reported with a 95% interval and the spread between draws. Sanity checks (see ``robustness_sanity``) warn,
-and are written to ``warnings.json`` and as ``sanity_*`` records.
+and are written to ``warnings.json`` and as ``sanity_*`` records. The run directory also holds
+``robustness.md`` (the table), ``robustness_curves.png`` and ``per_example/`` (correctness per example and
+draw, which the sanity checks of a resumed run read back).
+
+The purification defaults follow the reference code (step size 10, noise 0.005, a box of 8/255 around the
+input; gradients clipped at 0.01 as in training) with K = 10 steps. The default attack budget (20 PGD steps,
+EOT 4, 5 draws, unrolled ``full`` attack) is sized for a GPU; on a CPU start from the ``quickstart`` settings.
 """
 
 from __future__ import annotations
@@ -164,11 +170,11 @@ class RobustnessSuite(Suite):
         o = self.options
         if o.purify_steps <= 0 or not can_purify(model):
             return None
-        radius = {"auto": default_radius(shape), "none": None}.get(o.purify_radius.strip().lower(), "parse")
+        text = o.purify_radius.strip().lower()
+        radius = default_radius(shape) if text == "auto" else None if text == "none" else parse_eps(text)
         per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
         purification = Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
-                                    grad_clip=o.purify_grad_clip, per_class=per_class,
-                                    radius=parse_eps(o.purify_radius) if radius == "parse" else radius)
+                                    grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
         PurifiedView(model, purification)  # fails fast when the model cannot purify this way
         return purification
 

@@ -328,3 +328,22 @@ def test_autoattack_equals_direct_torchattacks_call(tiny_classifier_path: Path, 
     adv = torchattacks.AutoAttack(model.logits_module(), norm="Linf", eps=0.1, n_classes=10, seed=SEED)(x, y)
     expected = (model.logits(adv).argmax(1) == y).float().mean().item()
     assert _records(run)[("clf", "none", "autoattack", "linf", "0.1")].value == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_trained_quickstart_ebm_adaptive_at_most_transfer(tmp_path: Path) -> None:
+    """The properly trained conditional digits EBM of the quickstart (trained on first use: minutes), with the
+    suite's default purification: every adaptive number is at most the transfer number within its spread."""
+    from ebmbench.quickstart import QUICKSTART_EBM
+    from ebmbench.runner import default_cache_dir
+    from ebmbench.zoo import cached_model
+
+    ckpt = cached_model("ebm", dict(QUICKSTART_EBM), default_cache_dir(), torch.device("cpu"), progress=False)
+    settings = ["n=60", "linf_eps=0,0.1", "l2_eps=0,0.5", "steps=5", "eot=2", "draws=3", "purify_steps=5",
+                "default_baselines=false"]
+    run = run_suite("robustness", ckpt, tmp_path / "run", settings, device="cpu", progress=False, model_name="ebm")
+    got = _records(run)
+    for norm, eps in (("linf", "0.1"), ("l2", "0.5")):
+        transfer = got[("ebm", "langevin", "transfer-from-classifier", norm, eps)]
+        for adaptive in ("bpda+eot", "full"):
+            assert got[("ebm", "langevin", adaptive, norm, eps)].value <= transfer.ci_high
