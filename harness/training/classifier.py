@@ -88,7 +88,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
         model.load_state_dict(ckpt.model.state_dict())
         restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
         start = int(ckpt.training["step"])
-    batches = infinite_batches(train_set, config.batch_size, config.seed)
+    batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc="train classifier", disable=not req.progress,
                initial=start, total=config.iterations)
     for step in bar:
