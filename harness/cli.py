@@ -193,14 +193,16 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
                    echo=click.echo)
 
 
-def _add_report_commands() -> None:
+def _add_commands() -> None:
+    """Commands that live beside the code they drive: reports and the quality suite's reference statistics."""
     from ebmbench.reports.cli import compare, report
+    from ebmbench.suites.quality_cli import stats
 
-    main.add_command(report)
-    main.add_command(compare)
+    for command in (report, compare, stats):
+        main.add_command(command)
 
 
-_add_report_commands()
+_add_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,7 +15,7 @@ def _invoke(*args: str):
 def test_help_and_version() -> None:
     assert "Train energy-based models" in _invoke("--help").output
     assert "0.1.0" in _invoke("--version").output
-    for command in ("train", "info", "run", "list", "quickstart"):
+    for command in ("train", "info", "run", "list", "quickstart", "report", "compare", "stats"):
         result = _invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
 
