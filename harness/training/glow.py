@@ -1,8 +1,8 @@
 """Train a Glow on uniformly dequantized images by maximum likelihood; the checkpoint records test bits/dim.
 
 The defaults train a small two-scale Glow on the bundled digits in well under a minute on a CPU; for CIFAR-10
-scale use e.g. ``--set levels=3 steps=32 hidden=512 batch_size=64 iterations=100000`` (Kingma & Dhariwal use
-three levels of 32 steps with 512 hidden channels).
+scale use e.g. ``--set levels=3 --set steps=32 --set hidden=512 --set iterations=100000`` (Kingma & Dhariwal
+use three levels of 32 steps with 512 hidden channels).
 """
 
 from __future__ import annotations

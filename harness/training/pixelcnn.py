@@ -1,8 +1,8 @@
 """Train a PixelCNN++ by maximum likelihood of the discretized images; the checkpoint records test bits/dim.
 
 The defaults train a small one-resolution PixelCNN++ on the bundled digits in well under a minute on a CPU;
-for CIFAR-10 scale use e.g. ``--set filters=160 nr_resnet=5 resolutions=3 nr_mix=10 dropout=0.5
-batch_size=16 iterations=500000`` (Salimans et al.'s configuration).
+for CIFAR-10 scale use e.g. ``--set filters=160 --set nr_resnet=5 --set resolutions=3 --set nr_mix=10
+--set dropout=0.5 --set batch_size=16 --set iterations=500000`` (Salimans et al.'s configuration).
 """
 
 from __future__ import annotations
