@@ -95,8 +95,13 @@ def _columns(records: Sequence[Record]) -> list[tuple[str, str]]:
     return list(seen)
 
 
+def _escape(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
 def _header(model: str, score: str, label: str, single: bool) -> str:
-    return model if single else f"{model}: {label}"
+    return _escape(model if single else f"{model}: {label}")
 
 
 def _cell(r: Record | None) -> str:
@@ -123,7 +128,7 @@ def markdown_table(records: Sequence[Record], sets: Sequence[str], intro: str, n
                   "|---|" + "---|" * len(heads)]
         for row in [*sets, "average"]:
             cells = [_cell(index.get((m, s, row, metric))) for m, s in columns]
-            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_escape(row)} | " + " | ".join(cells) + " |")
         if metric == "auroc":
             cells = [f"{bpd[m].value:.3f}" if m in bpd else "–" for m, _ in columns]
             lines.append("| test bits/dim | " + " | ".join(cells) + " |")
