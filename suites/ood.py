@@ -123,7 +123,10 @@ class OODSuite(Suite):
             self.check(ctx)
         models = self._models(ctx)
         plan = {name: ood_scores.scores_for(m, self.options.scores) for name, m in models.items()}
-        plan = {name: scores for name, scores in plan.items() if scores}
+        for name in [n for n, scores in plan.items() if not scores]:
+            self.notes.append(f"{name}: none of the scores {', '.join(self.options.scores)} applies to it (it has "
+                              f"{ood_scores.describe(models[name])}), so it is left out")
+            del plan[name]
         x_in, _ = ctx.load("test").tensors(self.options.n_in, seed=ctx.seed)
         in_name = f"{ctx.dataset} (test)"
         if not ctx.is_done("bits_per_dim"):
