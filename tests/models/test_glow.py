@@ -145,3 +145,30 @@ def test_too_many_levels_for_the_image_is_a_clear_error() -> None:
     config = build_options(glow_training.Config, {"levels": "4"})
     with pytest.raises(EbmbenchError, match="divisible by 16"):
         glow_training.build(config, load_dataset("digits", "train"))
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches, dequantization noise and Adam state are restored, so stop-and-resume equals one straight run."""
+    from ebmbench.training import density
+
+    config = build_options(glow_training.Config, {"hidden": "8", "steps": "1", "levels": "1", "iterations": "8",
+                                                  "checkpoint_every": "4", "batch_size": "32", "warmup": "2"})
+    cpu = torch.device("cpu")
+    straight = glow_training.train(config, TrainRequest(out=tmp_path / "a.safetensors", device=cpu, progress=False))
+    real_step, calls = density._step, []
+
+    def stop_after_five(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(density, "_step", stop_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        glow_training.train(config, TrainRequest(out=tmp_path / "b.safetensors", device=cpu, progress=False))
+    assert read_header(tmp_path / "b.safetensors")["training"]["step"] == 4
+    monkeypatch.setattr(density, "_step", real_step)
+    resumed = glow_training.train(config, TrainRequest(out=tmp_path / "b.safetensors", device=cpu, resume=True,
+                                                       progress=False))
+    a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(resumed).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
