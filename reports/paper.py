@@ -89,7 +89,9 @@ def _ood_table(dataset: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> Table:
 def _set_name(eval_set: Any, dataset: str) -> str:
     """Our set names on the paper's terms (dtd is the paper's "textures"; interp is "<dataset>-interp")."""
     name = SET_ALIASES.get(str(eval_set), str(eval_set))
-    return f"{dataset}-interp" if name == "interp" else name
+    if name == "interp" or name == f"interp:{dataset}":  # the suite names the set interp:<dataset>
+        return f"{dataset}-interp"
+    return name
 
 
 def _ordered_sets(names: set[str], dataset: str) -> list[str]:

@@ -20,7 +20,7 @@ from ebmbench.reports.render import latex_tables, markdown_tables
 @pytest.fixture
 def cifar_runs(make_run, record) -> list[Path]:
     ood = [record(dataset="cifar10", eval_set=s, value=v, ci_low=v - 0.01, ci_high=v + 0.01,
-                  extra={"score": "-E(x)"}) for s, v in (("svhn", 0.66), ("dtd", 0.51), ("interp", 0.72))]
+                  extra={"score": "-E(x)"}) for s, v in (("svhn", 0.66), ("dtd", 0.51), ("interp:cifar10", 0.72))]
     acc = [record(suite="robustness", metric="accuracy", eval_set="clean", value=0.95)]
     acc += [record(suite="robustness", metric="accuracy", eval_set="pgd", value=v,
                    extra={"threat_model": t, "norm": "linf", "epsilon": e / 255})
