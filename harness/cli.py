@@ -23,10 +23,18 @@ SETTINGS = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
 QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    return f"warning: {message}\n"
+
+
 class Main(click.Group):
-    """Turns EbmbenchError into one line on stderr and its exit code; Ctrl-C into a resumable stop."""
+    """Turns EbmbenchError into one line on stderr and its exit code; Ctrl-C into a resumable stop; warnings
+    into one line without Python's file:line prefix."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
+        warnings.formatwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except EbmbenchError as exc:

@@ -40,11 +40,12 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
         echo(f"[{i}] suite {name}: {suite.description}")
         run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), device=device,
                         progress=progress, model_name=MODEL_NAME, cache_dir=cache)
-        echo(summary_table(run.records()))
+        echo(summary_table([r for r in run.records() if r.metric == suite.headline] or run.records()))
         runs.append(run.path)
     from ebmbench.reports.report import write_reports
 
     paths = write_reports([out], out)
+    echo("(headline metric only; every metric is in the reports and each run's results.jsonl)")
     echo(f"\nrun directories: {', '.join(str(p) for p in runs)}")
     echo(f"reports: {paths['html']} and {paths['md']}")
     return runs
