@@ -39,7 +39,7 @@ class Config:
     width: int | None = None
     spectral_norm: bool | None = None
     conditional: bool = False
-    iterations: int = 500
+    iterations: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
     beta2: float = 0.999
