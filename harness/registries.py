@@ -37,7 +37,7 @@ DATASETS.register("interp", "ebmbench.data.synthetic:load_interp")
 DATASETS.register("flip", "ebmbench.data.synthetic:load_flip")
 DATASETS.register("invert", "ebmbench.data.synthetic:load_invert")
 DATASETS.register("folder", "ebmbench.data.folder:load_folder")
-DATASETS.register("classes", "ebmbench.suites.ood_data:load_classes")
+DATASETS.register("classes", "ebmbench.data.subsets:load_classes")
 
 # --- models: family -> Model subclass (built from a checkpoint's config; trained by its ``trainer``) ---------
 MODELS.register("ebm", "ebmbench.models.ebm:EnergyModel")

@@ -15,6 +15,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ebmbench.checkpoint import load_checkpoint, read_header, save_checkpoint
+from ebmbench.data import subsets
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
@@ -302,7 +303,7 @@ def test_class_subsets_and_the_near_ood_split(tmp_path: Path) -> None:
     held = load_dataset("classes:5-9:digits", "test")
     assert set(kept.tensors()[1].tolist()) == {0, 1, 2, 3, 4} and set(held.tensors()[1].tolist()) == {5, 6, 7, 8, 9}
     assert len(kept) + len(held) == 360
-    assert ood_data.parse_classes("0-2,7") == [0, 1, 2, 7] and ood_data.format_classes([0, 1, 2, 7]) == "0-2,7"
+    assert subsets.parse_classes("0-2,7") == [0, 1, 2, 7] and subsets.format_classes([0, 1, 2, 7]) == "0-2,7"
     with pytest.raises(EbmbenchError, match="classes 0-9"):
         load_dataset("classes:3,12:digits", "test")
     subset_mean = kept.tensors()[0].mean(0)
