@@ -130,7 +130,7 @@ class RobustnessSuite(Suite):
     headline = "robust_accuracy"
     # about a CPU minute on the digits (plus the default baselines' training on first use); the unrolled
     # ``full`` attack costs several times BPDA's, so the quickstart leaves it to full runs
-    quickstart = ("n=24", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=3", "adaptive=bpda+eot", "eot=2",
+    quickstart = ("n=80", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=3", "adaptive=bpda+eot", "eot=2",
                   "draws=2", "purify_steps=3")
 
     def __init__(self, options: RobustnessOptions) -> None:
