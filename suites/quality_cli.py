@@ -1,36 +1,11 @@
-"""``ebmbench stats``: write reference feature statistics of a dataset split for the quality suite
-(``--set reference_stats=PATH``), so that a run need not extract the reference features itself."""
+"""``ebmbench stats``: the command line of ``quality_stats``. Kept free of heavy imports so that loading the CLI
+(``ebmbench --help``) does not import torch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-import torch
-
-from ebmbench.data.base import DataContext, load_dataset
-from ebmbench.extractors.base import METRICS, make_extractor, to_uint8
-from ebmbench.suites.quality_metrics import Reference, extract, save_stats
-from ebmbench.suites.quality_store import tensor_digest
-
-
-def write_reference_stats(dataset: str, split: str, out: Path, extractor_name: str | None = None,
-                          inception_weights: str | Path | None = None, with_features: bool = True,
-                          device: torch.device | str = "cpu", data: DataContext | None = None) -> Path:
-    """Extract features of every image of ``dataset``/``split`` and save their statistics to ``out``."""
-    imageset = load_dataset(dataset, split, data or DataContext())
-    shape = tuple(imageset.shape)
-    if extractor_name is None:
-        extractor_name = "digits-cnn" if shape == (1, 8, 8) and inception_weights is None else "inception-v3-compat"
-    extractor = make_extractor(extractor_name, inception_weights)
-    extractor.weights_path()
-    extractor.check_input(shape)
-    images = torch.cat([to_uint8(x, imageset.value_range) for x, _ in imageset.loader(1024)])
-    module = extractor.build(METRICS, device)
-    reference = Reference.from_features(extract(extractor, module, images, device), extractor.layers)
-    meta = {"dataset": dataset, "split": split, "shape": list(shape), "images_sha256": tensor_digest(images),
-            **extractor.describe()}
-    return save_stats(out, reference, meta, with_features)
 
 
 @click.command(name="stats")
@@ -49,8 +24,9 @@ def write_reference_stats(dataset: str, split: str, out: Path, extractor_name: s
 def stats(dataset: str, split: str, out: Path, extractor: str | None, inception_weights: Path | None,
           no_features: bool, device: str, data_root: Path | None, download: bool) -> None:
     """Write reference feature statistics (for `run quality --set reference_stats=PATH`)."""
-    from ebmbench.data.base import default_data_root
+    from ebmbench.data.base import DataContext, default_data_root
     from ebmbench.devices import resolve_device
+    from ebmbench.suites.quality_stats import write_reference_stats
 
     data = DataContext(root=data_root or default_data_root(), download=download)
     path = write_reference_stats(dataset, split, out, extractor, inception_weights, not no_features,

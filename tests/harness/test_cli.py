@@ -103,3 +103,9 @@ def test_quickstart_trains_once_runs_suites_and_writes_reports(tmp_path: Path) -
     assert second.exit_code == 0, second.output
     assert model.stat().st_mtime_ns == stamp  # reused, not retrained
     assert _invoke(*args[:-3], "--suites", "enrgy").exit_code == 2
+
+
+def test_loading_the_cli_does_not_import_torch() -> None:
+    code = "import sys, ebmbench.cli; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
