@@ -42,6 +42,9 @@ class EnergySuite(Suite):
     headline = "train_test_gap"
 
     def run(self, ctx: SuiteContext) -> None:
+        plot = ctx.run.file("energy_hist.png")
+        if ctx.is_done("energies") and plot.exists():
+            return  # a resumed, finished run: nothing to recompute
         sets = {"train": ctx.load("train"), "test": ctx.load("test"),
                 "uniform": ctx.load("test", "uniform", n=self.options.noise_n)}
         energies = {}
@@ -51,7 +54,7 @@ class EnergySuite(Suite):
             energies[name] = check_finite(values, f"energies on {name}")
         if not ctx.is_done("energies"):
             ctx.commit("energies", self._records(ctx, energies))
-        save_histograms({k: v.numpy() for k, v in energies.items()}, ctx.run.file("energy_hist.png"),
+        save_histograms({k: v.numpy() for k, v in energies.items()}, plot,
                         xlabel="energy E(x)", title=f"{ctx.model_name} on {ctx.dataset}")
 
     def _records(self, ctx: SuiteContext, energies: dict[str, torch.Tensor]) -> list:

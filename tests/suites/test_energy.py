@@ -35,3 +35,15 @@ def test_conditional_model_uses_marginal_energy(tiny_cond_ebm_path: Path, tmp_pa
         expected = (-torch.logsumexp(-model.energy_all_classes(test_x), dim=1)).mean().item()
     got = next(r for r in run.records() if r.eval_set == "test" and r.metric == "energy_mean").value
     assert math.isclose(got, expected, rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_resumed_finished_run_scores_nothing_again(dummy_path: Path, tmp_path: Path, monkeypatch) -> None:
+    run_suite("energy", dummy_path, tmp_path / "run", ["noise_n=20"], progress=False)
+    before = (tmp_path / "run" / "results.jsonl").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished unit was scored again")
+
+    monkeypatch.setattr("ebmbench.suites.energy.score_set", fail)
+    run_suite("energy", dummy_path, tmp_path / "run", ["noise_n=20"], progress=False)
+    assert (tmp_path / "run" / "results.jsonl").read_text() == before
