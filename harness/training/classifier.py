@@ -29,7 +29,9 @@ from ebmbench.training.common import (
 
 @dataclass(frozen=True)
 class Config:
-    """Classifier training options. ``adv_train`` is ``linf:EPS`` or ``l2:EPS`` (PGD training) or empty."""
+    """Classifier training options. ``adv_train`` is ``linf:EPS`` or ``l2:EPS`` (PGD training) or empty.
+    ``noise_aug`` is Gaussian noise augmentation: each training image gets N(0, s^2) pixel noise, s drawn
+    uniformly from [0, noise_aug] per image, clipped to [0, 1]; 0 trains on clean images only."""
 
     dataset: str = "digits"
     arch: str = "small"
@@ -40,6 +42,7 @@ class Config:
     lr: float = 1e-3
     adv_train: str = ""
     adv_steps: int = 7
+    noise_aug: float = 0.0
     checkpoint_every: int = 200
     seed: int = 0
 
@@ -75,6 +78,14 @@ def pgd_attack(model: Classifier, x: torch.Tensor, y: torch.Tensor, norm: str, e
     return attack(x, y)
 
 
+def add_training_noise(x: torch.Tensor, max_sigma: float, seed: int) -> torch.Tensor:
+    """``x`` plus Gaussian noise of a per-image level drawn from U(0, max_sigma), clipped to [0, 1]. Seeded per
+    step so a resumed run draws the same noise as an uninterrupted one."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    sigma = max_sigma * torch.rand(len(x), *([1] * (x.dim() - 1)), generator=gen, device=x.device)
+    return (x + sigma * torch.randn(x.shape, generator=gen, device=x.device)).clamp(0, 1)
+
+
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
     """Train (or resume) a classifier and write its checkpoint (with test accuracy) to ``req.out``."""
     seed_everything(config.seed)
@@ -83,6 +94,8 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     model = build(config, train_set.shape, train_set.num_classes).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     adversary = config.adversary()
+    if config.noise_aug < 0:
+        raise EbmbenchError(f"noise_aug must be >= 0 (a noise level in [0, 1] pixel units), not {config.noise_aug}")
     start = 0
     if (ckpt := resume_from(req, "classifier", config)) is not None:
         model.load_state_dict(ckpt.model.state_dict())
@@ -95,6 +108,8 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
         tic = time.perf_counter()
         _, x, y = next(batches)
         x, y = x.to(req.device), y.to(req.device)
+        if config.noise_aug > 0:
+            x = add_training_noise(x, config.noise_aug, seed=config.seed * 1_000_003 + step)
         if adversary is not None:
             model.eval()
             x = pgd_attack(model, x, y, adversary[0], adversary[1], config.adv_steps)

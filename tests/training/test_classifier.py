@@ -1,5 +1,5 @@
-"""The classifier trainer's adversarial training: threat-model parsing, its PGD against a direct torchattacks call,
-and (slow) that PGD training buys robustness a standard classifier lacks."""
+"""The classifier trainer: adversarial training (threat-model parsing, its PGD against a direct torchattacks call,
+and (slow) that PGD training buys robustness a standard classifier lacks) and Gaussian noise augmentation."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchattacks
 
+import ebmbench.training.classifier as classifier_training
 from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import load_dataset
 from ebmbench.errors import EbmbenchError
@@ -16,7 +17,7 @@ from ebmbench.models.base import ModelInfo
 from ebmbench.models.classifier import Classifier
 from ebmbench.models.networks import resolve_arch
 from ebmbench.options import build_options
-from ebmbench.training.classifier import Config, pgd_attack, train
+from ebmbench.training.classifier import Config, add_training_noise, pgd_attack, train
 from ebmbench.training.common import TrainRequest
 
 
@@ -69,3 +70,42 @@ def test_pgd_training_buys_robustness(tmp_path: Path) -> None:
         adv = torchattacks.PGD(model.logits_module(), eps=0.1, alpha=0.025, steps=10)(x, y)
         robust[name] = (model.logits(adv).argmax(1) == y).float().mean().item()
     assert robust["pgd"] > robust["standard"] + 0.2
+
+
+def test_training_noise_levels_are_uniform_per_image_and_seeded() -> None:
+    x = torch.full((4000, 1, 8, 8), 0.5)
+    noisy = add_training_noise(x, 0.2, seed=3)  # 0.5 +- 0.2 * 4 sd stays inside [0, 1]: no clipping
+    assert torch.equal(noisy, add_training_noise(x, 0.2, seed=3))
+    assert not torch.equal(noisy, add_training_noise(x, 0.2, seed=4))
+    sigmas = (noisy - x).flatten(1).std(1)
+    # per-image levels s ~ U(0, 0.2): mean 0.1, standard deviation 0.2 / sqrt(12)
+    assert abs(sigmas.mean().item() - 0.1) < 0.005
+    assert abs(sigmas.std().item() - 0.2 / 12 ** 0.5) < 0.005
+    assert add_training_noise(torch.rand(64, 1, 8, 8), 1.0, seed=0).aminmax() == (torch.tensor(0.0), torch.tensor(1.0))
+
+
+def test_noise_augmented_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {"width": 4, "iterations": 6, "batch_size": 16, "noise_aug": 0.5, "checkpoint_every": 3}
+    request = {"device": torch.device("cpu"), "progress": False}
+    full = load_checkpoint(train(_config(**settings), TrainRequest(out=tmp_path / "full.safetensors", **request)))
+    real_noise = classifier_training.add_training_noise
+
+    def interrupt_at_step_4(x: torch.Tensor, max_sigma: float, seed: int) -> torch.Tensor:
+        if seed == 4:
+            raise KeyboardInterrupt
+        return real_noise(x, max_sigma, seed)
+
+    monkeypatch.setattr(classifier_training, "add_training_noise", interrupt_at_step_4)
+    part = tmp_path / "part.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(**settings), TrainRequest(out=part, **request))
+    monkeypatch.setattr(classifier_training, "add_training_noise", real_noise)
+    resumed = load_checkpoint(train(_config(**settings), TrainRequest(out=part, resume=True, **request)))
+    assert resumed.training["config"]["noise_aug"] == 0.5 and resumed.training["step"] == 6
+    for (key, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+
+
+def test_negative_noise_level_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(EbmbenchError, match="noise_aug must be >= 0"):
+        train(_config(noise_aug=-0.1), TrainRequest(out=tmp_path / "m.safetensors", device=torch.device("cpu")))
