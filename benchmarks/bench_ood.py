@@ -4,8 +4,9 @@ For every model kind (unconditional and conditional EBM, Glow, PixelCNN++, class
 (``ood_scores.score_batch``: every applicable score of a batch from shared model outputs) is timed against the
 textbook loop that computes each score on its own with direct model calls, on the same images. The ratio
 suite / reference says what sharing outputs buys (a conditional EBM's energies for every label feed several
-scores); it should never be below 1. Models are untrained (speed does not depend on training); ``--shape
-cifar`` uses 3x32x32 images and CIFAR-sized architectures.
+scores, and the gradient-norm score's forward pass serves the energy scores); it should be above 1 for the
+EBMs and about 1 (within timing noise, a few percent) for models with a single score. Models are untrained
+(speed does not depend on training); ``--shape cifar`` uses 3x32x32 images and CIFAR-sized architectures.
 
     python benchmarks/bench_ood.py [--shape digits|cifar] [--n 2048] [--batch 256] [--device cuda]
 """

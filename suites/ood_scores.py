@@ -19,7 +19,6 @@ import torch
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.scoring import free_energy
 
 
 class Outputs:
@@ -48,6 +47,24 @@ class Outputs:
     def log_prob(self) -> torch.Tensor:
         return self._get("log_prob", lambda: self.model.log_prob(self.x))
 
+    def free_energy_grad_norm(self) -> torch.Tensor:
+        """||d E(x) / dx|| of the free energy; the forward pass it needs also fills the energy outputs, so a
+        batch scored with the gradient norm and energy scores runs the network forward once."""
+        return self._get("grad_norm", self._grad_norm)
+
+    def _grad_norm(self) -> torch.Tensor:
+        with torch.enable_grad():
+            x = self.x.detach().requires_grad_(True)
+            if self.model.info.conditional:
+                energies = self.model.energy_all_classes(x)
+                self._cache.setdefault("energies", energies.detach())
+                free = -torch.logsumexp(-energies, dim=1)
+            else:
+                free = self.model.energy(x)
+                self._cache.setdefault("energy", free.detach())
+            (grad,) = torch.autograd.grad(free.sum(), x)
+        return grad.flatten(1).norm(dim=1)
+
 
 @dataclass(frozen=True)
 class Score:
@@ -65,10 +82,7 @@ def _conditional_energy(m: Model) -> bool:
 
 def _neg_grad_norm(out: Outputs) -> torch.Tensor:
     """-||d E(x) / dx|| of the (free) energy: the energy surface is flat near the data (Grathwohl et al. 2019)."""
-    with torch.enable_grad():
-        x = out.x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(free_energy(out.model, x).sum(), x)
-    return -grad.flatten(1).norm(dim=1)
+    return -out.free_energy_grad_norm()
 
 
 SCORES: dict[str, Score] = {s.name: s for s in (
@@ -121,4 +135,6 @@ def describe(model: Model) -> str:
 def score_batch(model: Model, x: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
     """Every named score of one batch, sharing the model's outputs between scores."""
     outputs = Outputs(model, x)
-    return {name: SCORES[name].fn(outputs) for name in names}
+    first = sorted(names, key=lambda name: name != "grad_norm")  # its forward pass serves the energy scores too
+    values = {name: SCORES[name].fn(outputs) for name in first}
+    return {name: values[name] for name in names}

@@ -208,6 +208,22 @@ def test_scores_equal_direct_model_calls(tmp_path: Path, tiny_cond_ebm_path: Pat
         assert np.allclose(inside[f"cebm/{name}"].to_numpy(), values.numpy(), rtol=1e-5, atol=1e-6), name
 
 
+def test_energy_and_gradient_norm_share_one_forward_pass(tiny_ebm_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    model = load_checkpoint(tiny_ebm_path).model
+    x = load_dataset("digits", "test").tensors(64, seed=0)[0]
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.energy(xg).sum(), xg)
+    expected = {"energy": -model.energy(x).detach(), "grad_norm": -grad.flatten(1).norm(dim=1)}
+    calls = []
+    real_energy = model.energy
+    monkeypatch.setattr(model, "energy", lambda batch: calls.append(len(batch)) or real_energy(batch))
+    scores = ood_scores.score_batch(model, x, ["energy", "grad_norm"])
+    assert list(scores) == ["energy", "grad_norm"] and calls == [64]
+    for name, values in expected.items():
+        assert torch.allclose(scores[name], values, rtol=1e-5, atol=1e-6), name
+
+
 def test_paper_scores_are_chosen_by_capability(tiny_ebm_path: Path, tiny_cond_ebm_path: Path,
                                                 tiny_classifier_path: Path, glow_path: Path) -> None:
     picks = {p.name: ood_scores.scores_for(load_checkpoint(p).model, ("paper",))
