@@ -25,12 +25,13 @@ META_LABELS: dict[str, str] = {"extractor": "extractor", "steps": "steps", "norm
 DIRECTIONS: dict[str, bool] = {
     "fid": False, "kid": False, "kid_mean": False, "inception_score": True, "is": True, "precision": True,
     "recall": True, "auroc": True, "aupr_in": True, "aupr_out": True, "fpr95": False, "accuracy": True,
+    "robust_accuracy": True, "clean_accuracy": True,
     "train_test_gap": False, "noise_margin": True, "bits_per_dim": False,
 }
 
 # Headline metric of the built-in suites; other suites are asked through the registry.
 HEADLINES: dict[str, str] = {"energy": "train_test_gap", "quality": "fid", "ood": "auroc",
-                             "robustness": "accuracy"}
+                             "robustness": "robust_accuracy"}
 
 
 def direction(metric: str, higher_is_better: bool | None) -> bool | None:

@@ -100,24 +100,46 @@ def _ordered_sets(names: set[str], dataset: str) -> list[str]:
 
 
 # ---- robustness ---------------------------------------------------------------------------------------------
+ROBUST_NAMES: tuple[str, ...] = ("robust_accuracy", "accuracy")
+CLEAN_NAMES: tuple[str, ...] = ("clean_accuracy", "accuracy")
+ROBUSTNESS_COLUMN: tuple[str, ...] = ("model", "defense", "threat_model", "seed", "run")
+
+
 def robustness_table(frame: pd.DataFrame, published: pd.DataFrame) -> Table:
-    """Accuracy ↑: a clean row, then one row per (norm, ε); columns are (model, threat model) and the
+    """Accuracy ↑: a clean row, then one row per (norm, ε); columns are (model, defense, threat model) and the
     published clean accuracies."""
-    ours = _records(frame, "robustness", ("accuracy",))
+    ours = _robustness_records(frame)
     attacked, clean = ours[ours["epsilon"].notna()], ours[ours["epsilon"].isna()]
     columns: dict[str, dict[tuple, Cell]] = {}
-    for (model, threat, seed, run), recs in _group(attacked, ("model", "threat_model", "seed", "run")).items():
-        label = model + (f" [{threat}]" if threat is not None else "")
+    for (model, defense, threat, seed, run), recs in _group(attacked, ROBUSTNESS_COLUMN).items():
+        label = _robustness_label(model, defense, threat)
         label += (f" seed {seed}" if _seeds(ours, model) > 1 and seed is not None else "") + f" ({OURS})"
-        cells = {(n, e): _our_cell(r, ("accuracy",)) for (n, e), r in _group(recs, ("norm", "epsilon")).items()}
-        cells[("clean", None)] = _our_cell(clean[(clean["model"] == model) & (clean["run"] == run)], ("accuracy",))
+        cells = {(n, e): _our_cell(r, ROBUST_NAMES) for (n, e), r in _group(recs, ("norm", "epsilon")).items()}
+        same = (clean["model"] == model) & (clean["defense"].map(_none) == defense) & (clean["run"] == run)
+        cells[("clean", None)] = _our_cell(clean[same], CLEAN_NAMES)
         columns[_unique_label(label, run, columns)] = cells
-    for (model, run), recs in _group(clean[~clean["model"].isin(attacked["model"])], ("model", "run")).items():
-        columns[_unique_label(f"{model} ({OURS})", run, columns)] = {("clean", None): _our_cell(recs, ("accuracy",))}
+    attacked_keys = {(m, d) for m, d in zip(attacked["model"], attacked["defense"].map(_none), strict=True)}
+    for (model, defense, run), recs in _group(clean, ("model", "defense", "run")).items():
+        if (model, defense) not in attacked_keys:
+            label = _robustness_label(model, defense, None) + f" ({OURS})"
+            columns[_unique_label(label, run, columns)] = {("clean", None): _our_cell(recs, CLEAN_NAMES)}
     theirs = _published(published, "robustness", ("accuracy",))
     for (paper, model), recs in _group(theirs, ("paper", "model")).items():
         columns[f"{model} [{paper}]"] = {("clean", None): _their_cell(recs, ("accuracy",))}
     return _robustness_grid(columns, theirs, ours)
+
+
+def _robustness_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """Clean and attacked accuracies, with the defense (the robustness suite's ``extra``) as a column."""
+    ours = _records(frame, "robustness", ROBUST_NAMES + CLEAN_NAMES)
+    defense = [extra.get("defense") if isinstance(extra, dict) else None for extra in ours["extra"]]
+    return ours.assign(defense=pd.Series(defense, index=ours.index, dtype=object))
+
+
+def _robustness_label(model: str, defense: Any, threat: Any) -> str:
+    """``model [defense, threat model]``, leaving out an absent defense (or ``none``) and threat model."""
+    parts = [str(p) for p in (defense, threat) if p is not None and p != "none"]
+    return model + (f" [{', '.join(parts)}]" if parts else "")
 
 
 def _robustness_grid(columns: dict[str, dict[tuple, Cell]], theirs: pd.DataFrame, ours: pd.DataFrame) -> Table:
@@ -135,8 +157,10 @@ def _robustness_grid(columns: dict[str, dict[tuple, Cell]], theirs: pd.DataFrame
 
 
 def epsilon_text(eps: Any) -> str:
-    """ε as the paper writes it: in 1/255 units when it is a whole number of them."""
-    if isinstance(eps, (int, float)) and 0 < eps < 1 and abs(eps * 255 - round(eps * 255)) < 1e-6:
+    """ε as the paper writes it: in 1/255 units when it is a whole number of them and not a short decimal (0.2
+    stays 0.2, not 51/255)."""
+    if (isinstance(eps, (int, float)) and 0 < eps < 1 and abs(eps * 255 - round(eps * 255)) < 1e-6
+            and abs(eps - round(eps, 3)) > 1e-9):
         return f"{round(eps * 255)}/255"
     return meta_text(eps)
 
@@ -149,7 +173,7 @@ def _row_order(key: tuple) -> tuple:
 
 def robustness_figure(frame: pd.DataFrame, path: Path) -> Path | None:
     """Accuracy against ε, one panel per norm, one line per (model, threat model); None without data."""
-    ours = _records(frame, "robustness", ("accuracy",))
+    ours = _robustness_records(frame)
     attacked = ours[ours["epsilon"].notna()]
     if attacked.empty:
         return None
@@ -164,10 +188,11 @@ def robustness_figure(frame: pd.DataFrame, path: Path) -> Path | None:
     norms = list(dict.fromkeys(attacked["norm"]))
     fig, axes = plt.subplots(1, len(norms), figsize=(5 * len(norms), 4), squeeze=False)
     for ax, norm in zip(axes[0], norms, strict=True):
-        for (model, threat), recs in _group(attacked[attacked["norm"] == norm], ("model", "threat_model")).items():
+        lines = _group(attacked[attacked["norm"] == norm], ("model", "defense", "threat_model"))
+        for (model, defense, threat), recs in lines.items():
             recs = recs.sort_values("x")
             ax.errorbar(recs["x"], recs["value"], yerr=recs["pm"].fillna(0.0), marker="o",
-                        capsize=2, label=model + (f" [{threat}]" if threat is not None else ""))
+                        capsize=2, label=_robustness_label(model, defense, threat))
         ax.set(title=f"PGD {norm}", xlabel="ε (in 1/255)" if in_255 else "ε", ylabel="accuracy", ylim=(0, 1.02))
         ax.legend(fontsize=8)
     with atomic_path(path) as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,20 @@ from ebmbench.reports.load import load_runs
 from ebmbench.reports.paper import epsilon_text, ood_tables, quality_table, robustness_table
 from ebmbench.reports.published import load_published, published_text
 from ebmbench.reports.render import latex_tables, markdown_tables
+from ebmbench.runner import run_suite
 
 
 @pytest.fixture
 def cifar_runs(make_run, record) -> list[Path]:
     ood = [record(dataset="cifar10", eval_set=s, value=v, ci_low=v - 0.01, ci_high=v + 0.01,
                   extra={"score": "-E(x)"}) for s, v in (("svhn", 0.66), ("dtd", 0.51), ("interp:cifar10", 0.72))]
-    acc = [record(suite="robustness", metric="accuracy", eval_set="clean", value=0.95)]
-    acc += [record(suite="robustness", metric="accuracy", eval_set="pgd", value=v,
-                   extra={"threat_model": t, "norm": "linf", "epsilon": e / 255})
-            for t, e, v in (("transfer", 8, 0.6), ("transfer", 4, 0.7), ("bpda+eot", 4, 0.4), ("bpda+eot", 8, 0.2))]
+    # robustness records as the suite writes them (metric names, eval sets and extra fields)
+    acc = [record(suite="robustness", metric="clean_accuracy", eval_set="langevin/clean/test", value=0.95,
+                  extra={"defense": "langevin", "threat_model": "clean"})]
+    acc += [record(suite="robustness", metric="robust_accuracy", eval_set=f"langevin/{t}/linf@{e}/255", value=v,
+                   extra={"defense": "langevin", "threat_model": t, "norm": "linf", "epsilon": e / 255})
+            for t, e, v in (("transfer-from-classifier", 8, 0.6), ("transfer-from-classifier", 4, 0.7),
+                            ("bpda+eot", 4, 0.4), ("bpda+eot", 8, 0.2))]
     quality = [record(suite="quality", dataset="cifar10", eval_set="samples", metric="fid", value=55.0,
                       extra={"extractor": "inception-v3-compat", "steps": 60})]
     return [make_run("ood", ood), make_run("rob", acc), make_run("q", quality)]
@@ -73,15 +78,41 @@ def test_quality_table_lists_ours_then_published_with_sources(cifar_runs: list[P
 
 def test_robustness_table_threat_models_side_by_side(cifar_runs: list[Path]) -> None:
     table = robustness_table(with_spread(load_runs(cifar_runs).frame), load_published())
-    assert table.columns == ["ebm [transfer] (ours)", "ebm [bpda+eot] (ours)", "JEM [grathwohl2019jem]"]
+    assert table.columns == ["ebm [langevin, transfer-from-classifier] (ours)", "ebm [langevin, bpda+eot] (ours)",
+                             "JEM [grathwohl2019jem]"]
     assert [r.labels for r in table.rows] == [["clean", ""], ["linf", "4/255"], ["linf", "8/255"]]
     assert [c.value for c in table.rows[0].cells] == [0.95, 0.95, 0.929]
     assert [c.value for c in table.rows[2].cells] == [0.6, 0.2, None]
     assert [c.best for c in table.rows[2].cells] == [True, False, False]
 
 
+def test_robustness_table_shows_every_number_of_a_real_suite_run(tiny_cond_ebm_path: Path,
+                                                                  tiny_classifier_path: Path, tmp_path: Path) -> None:
+    settings = ["n=16", "norms=linf", "linf_eps=0.1", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=1",
+                "purify_steps=1", "default_baselines=false"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sanity checks may warn on so small a run
+        run = run_suite("robustness", tiny_cond_ebm_path, tmp_path / "run", settings, {"clf": tiny_classifier_path},
+                        device="cpu", progress=False, model_name="cebm")
+    table = robustness_table(with_spread(load_runs([run.path]).frame), load_published())
+    rows = {tuple(r.labels): r for r in table.rows}
+    accuracies = [r for r in run.records() if r.metric in ("clean_accuracy", "robust_accuracy")]
+    assert {r.extra["defense"] for r in accuracies} == {"none", "langevin"}
+    for r in accuracies:
+        parts = [p for p in (r.extra["defense"], r.extra["threat_model"]) if p not in ("none", "clean")]
+        columns = ([f"{r.model} [{', '.join(parts)}] (ours)" if parts else f"{r.model} (ours)"]
+                   if r.metric == "robust_accuracy" else
+                   [c for c in table.columns if c.startswith(r.model) and c.endswith("(ours)")
+                    and (r.extra["defense"] == "langevin") == ("langevin" in c)])
+        row = rows[("clean", "") if r.metric == "clean_accuracy" else ("linf", epsilon_text(r.extra["epsilon"]))]
+        assert columns, r
+        for column in columns:
+            assert row.cells[table.columns.index(column)].value == pytest.approx(r.value), (column, r.eval_set)
+    assert not any("No robustness runs" in n for n in table.notes)
+
+
 def test_epsilon_in_paper_units() -> None:
-    assert (epsilon_text(8 / 255), epsilon_text(0.3), epsilon_text(0.0)) == ("8/255", "0.3", "0")
+    assert [epsilon_text(e) for e in (8 / 255, 0.3, 0.0, 0.2, 51 / 255)] == ["8/255", "0.3", "0", "0.2", "0.2"]
 
 
 def test_paper_markdown_and_latex_render_published_marks(cifar_runs: list[Path], md_tables, balanced_latex) -> None:
