@@ -224,14 +224,11 @@ def _context(comp: tuple) -> dict[str, Any]:
     return dict(zip(COMPARABILITY, comp, strict=True))
 
 
-# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; beyond, 1.96 (at most 4% below the t value).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
 def _t975(dof: int) -> float:
-    """Two-sided 95% Student-t quantile (a table, so that CI runs need not import scipy)."""
-    return _T975[dof - 1] if dof <= len(_T975) else 1.96
+    """Two-sided 95% Student-t quantile."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
 
 
 def _none(value: Any) -> Any:

@@ -6,7 +6,6 @@ markedly lower energy than held-out data. Noise should sit far above both.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -26,9 +25,15 @@ class EnergyOptions:
 
 
 def _mean_ci(values: torch.Tensor) -> tuple[float, tuple[float, float]]:
-    mean = values.mean().item()
-    half = 1.96 * values.std().item() / math.sqrt(max(len(values), 1))
-    return mean, (mean - half, mean + half)
+    """The mean with its Student-t 95% interval."""
+    from scipy import stats
+
+    x = values.double().numpy()
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, (mean, mean)
+    low, high = stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x))
+    return mean, (float(low), float(high))
 
 
 class EnergySuite(Suite):
@@ -73,7 +78,13 @@ class EnergySuite(Suite):
 
 
 def _diff_ci(a: torch.Tensor, b: torch.Tensor) -> tuple[float, tuple[float, float]]:
-    """Difference of means with a normal-approximation 95% interval (Welch standard error)."""
-    diff = (a.mean() - b.mean()).item()
-    se = math.sqrt(a.var().item() / len(a) + b.var().item() / len(b))
-    return diff, (diff - 1.96 * se, diff + 1.96 * se)
+    """Difference of means with Welch's 95% interval (unequal variances, Welch-Satterthwaite degrees of
+    freedom)."""
+    from scipy import stats
+
+    x, y = a.double().numpy(), b.double().numpy()
+    diff = float(x.mean() - y.mean())
+    if len(x) < 2 or len(y) < 2:
+        return diff, (diff, diff)
+    ci = stats.ttest_ind(x, y, equal_var=False).confidence_interval(0.95)
+    return diff, (float(ci.low), float(ci.high))

@@ -6,6 +6,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -99,7 +100,9 @@ def test_seeds_are_averaged_with_an_interval(verdict) -> None:
     v = verdict({"value": 0.90}, [{"value": x, "seed": s} for s, x in enumerate((0.80, 0.86, 0.92))])
     cand = v.comparisons[0].candidate
     assert cand.seeds == 3 and cand.value == pytest.approx(0.86)
-    assert cand.ci_low < 0.86 < cand.ci_high and v.comparisons[0].status == C.WITHIN_CI
+    half = 4.302653 * np.std([0.80, 0.86, 0.92], ddof=1) / np.sqrt(3)  # t(0.975, 2 dof), from tables
+    assert (cand.ci_low, cand.ci_high) == pytest.approx((0.86 - half, 0.86 + half), rel=1e-6)
+    assert v.comparisons[0].status == C.WITHIN_CI
 
 
 def test_non_finite_candidate_is_a_regression(verdict) -> None:

@@ -1,10 +1,12 @@
 import math
 from pathlib import Path
 
+import pytest
 import torch
+from scipy import stats
 
 from ebmbench.checkpoint import load_checkpoint
-from ebmbench.data import load_dataset
+from ebmbench.data import DataContext, load_dataset
 from ebmbench.runner import run_suite
 
 
@@ -20,11 +22,28 @@ def test_energy_suite_matches_direct_computation(dummy_path: Path, tmp_path: Pat
     assert math.isclose(rows[("test", "energy_std")].value, e_test.std().item(), rel_tol=1e-5)
     gap = rows[("test-train", "train_test_gap")]
     assert math.isclose(gap.value, (e_test.mean() - e_train.mean()).item(), rel_tol=1e-4, abs_tol=1e-4)
-    assert gap.ci_low < gap.value < gap.ci_high and gap.higher_is_better is False
+    assert gap.higher_is_better is False
+    assert (gap.ci_low, gap.ci_high) == pytest.approx(_welch_interval(e_test, e_train), rel=1e-4, abs=1e-5)
+    mean = rows[("test", "energy_mean")]
+    half = stats.t.ppf(0.975, len(e_test) - 1) * e_test.double().std().item() / math.sqrt(len(e_test))
+    assert (mean.ci_low, mean.ci_high) == pytest.approx((mean.value - half, mean.value + half), rel=1e-4)
     assert rows[("uniform", "energy_mean")].n == 200
     margin = rows[("uniform-test", "noise_margin")]
-    assert math.isclose(margin.value, rows[("uniform", "energy_mean")].value - e_test.mean().item(), rel_tol=1e-4)
+    noise = rows[("uniform", "energy_mean")]
+    e_noise = model.energy(load_dataset("uniform", "test", DataContext(shape=(1, 8, 8), n=200)).tensors()[0])
+    assert math.isclose(noise.value, e_noise.mean().item(), rel_tol=1e-5)
+    assert math.isclose(margin.value, e_noise.mean().item() - e_test.mean().item(), rel_tol=1e-4)
+    assert (margin.ci_low, margin.ci_high) == pytest.approx(_welch_interval(e_noise.detach(), e_test), rel=1e-4)
     assert all(r.suite == "energy" and r.seed == 0 and r.dataset == "digits" for r in run.records())
+
+
+def _welch_interval(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Welch's 95% interval for mean(a) - mean(b), written out (Welch-Satterthwaite degrees of freedom)."""
+    a, b = a.double(), b.double()
+    va, vb = a.var().item() / len(a), b.var().item() / len(b)
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    diff, half = (a.mean() - b.mean()).item(), stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    return diff - half, diff + half
 
 
 def test_conditional_model_uses_marginal_energy(tiny_cond_ebm_path: Path, tmp_path: Path) -> None:
