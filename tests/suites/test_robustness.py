@@ -120,6 +120,49 @@ def test_eot_pgdl2_with_one_draw_is_torchattacks_pgdl2(digits_ebm_path: Path) ->
     assert torch.equal(ours, ref)
 
 
+class _NoisyInput(torch.nn.Module):
+    """A stochastic classifier: Gaussian noise on the input before every forward."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x + 0.1 * torch.randn_like(x))
+
+
+def _eot_pgdl2_reference(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float,
+                         steps: int, draws: int) -> torch.Tensor:
+    """L2 PGD over the gradient summed across ``draws`` forwards, written out step by step after torchattacks'
+    PGDL2 (same random start, normalisation and projection)."""
+    n = len(x)
+    delta = torch.empty_like(x).normal_()
+    delta *= torch.zeros(n, 1, 1, 1).uniform_(0, 1) / delta.view(n, -1).norm(dim=1).view(n, 1, 1, 1) * eps
+    adv = (x + delta).clamp(0, 1)
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        grads = [torch.autograd.grad(F.cross_entropy(model(adv), y), adv)[0] for _ in range(draws)]
+        grad = torch.stack(grads).sum(0)
+        adv = adv.detach() + alpha * grad / (grad.view(n, -1).norm(dim=1).view(n, 1, 1, 1) + 1e-10)
+        delta = adv - x
+        delta = delta * (eps / delta.view(n, -1).norm(dim=1)).clamp(max=1).view(n, 1, 1, 1)
+        adv = (x + delta).clamp(0, 1).detach()
+    return adv
+
+
+def test_eot_pgdl2_sums_gradients_over_draws_like_the_written_out_loop(digits_ebm_path: Path) -> None:
+    noisy = _NoisyInput(PlainView(load_checkpoint(digits_ebm_path).model))
+    x, y = _test_subset(16)
+    torch.manual_seed(5)
+    ours = EOTPGDL2(noisy, eps=0.6, alpha=0.2, steps=4, eot_iter=3)(x, y)
+    torch.manual_seed(5)
+    ref = _eot_pgdl2_reference(noisy, x, y, eps=0.6, alpha=0.2, steps=4, draws=3)
+    assert torch.allclose(ours, ref, atol=1e-6)
+    torch.manual_seed(5)
+    one_draw = _eot_pgdl2_reference(noisy, x, y, eps=0.6, alpha=0.2, steps=4, draws=1)
+    assert not torch.allclose(ours, one_draw, atol=1e-3)  # the draws matter
+
+
 # --- classifier views ----------------------------------------------------------------------------------------------
 
 def test_plain_view_of_conditional_ebm_is_minus_energy_per_label(digits_ebm_path: Path) -> None:
