@@ -163,6 +163,35 @@ def test_eot_pgdl2_sums_gradients_over_draws_like_the_written_out_loop(digits_eb
     assert not torch.allclose(ours, one_draw, atol=1e-3)  # the draws matter
 
 
+def test_purified_bpda_eot_accuracy_equals_direct_torchattacks_eotpgd(digits_ebm_path: Path,
+                                                                      tmp_path: Path) -> None:
+    """The adaptive threat model end to end against torchattacks.EOTPGD called directly on the purified view,
+    scored over the documented evaluation draws (generator seeds 1_000_003 * (seed + 1) + draw)."""
+    settings = ["n=24", "norms=linf", "linf_eps=0.1", "steps=3", "adaptive=bpda+eot", "eot=2", "draws=2",
+                "purify_steps=2", "default_baselines=false"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", seed=SEED,
+                        progress=False, model_name="cebm")
+    model = load_checkpoint(digits_ebm_path).model.eval()
+    x, y = _test_subset(24)
+    # the documented defaults for a conditional digits model: radius 0.1, one chain per label
+    view = PurifiedView(model, Purification(steps=2, step_size=10.0, noise=0.005, grad_clip=0.01, radius=0.1,
+                                            per_class=True), "bpda")
+    torch.manual_seed(SEED)
+    adv = torchattacks.EOTPGD(view, eps=0.1, alpha=2.5 * 0.1 / 3, steps=3, eot_iter=2, random_start=True)(x, y)
+
+    def accuracy(images: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(np.mean([(view.with_generator(make_generator(1_000_003 * (SEED + 1) + d, "cpu"))(images)
+                                   .argmax(1) == y).float().mean().item() for d in range(2)]))
+
+    got = _records(run)[("cebm", "langevin", "bpda+eot", "linf", "0.1")]
+    assert got.value == pytest.approx(accuracy(adv))
+    clean = _records(run, "clean_accuracy")[("cebm", "langevin", "clean", None, None)]
+    assert clean.value == pytest.approx(accuracy(x))
+
+
 # --- classifier views ----------------------------------------------------------------------------------------------
 
 def test_plain_view_of_conditional_ebm_is_minus_energy_per_label(digits_ebm_path: Path) -> None:
