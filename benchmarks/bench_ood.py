@@ -22,6 +22,7 @@ import torch
 from ebmbench.data.base import tensor_set
 from ebmbench.models.base import Model
 from ebmbench.options import build_options
+from ebmbench.scoring import free_energy
 from ebmbench.suites import ood_scores
 from ebmbench.training import classifier, ebm, glow, pixelcnn
 
@@ -61,12 +62,27 @@ def reference_batch(model: Model, x: torch.Tensor, names: list[str]) -> list[tor
     """Each score on its own, straight from the model (the textbook loop the suite is measured against)."""
     out = []
     for name in names:
-        if name == "grad_norm":  # needs autograd: the same code either way
-            out.append(ood_scores.SCORES[name].fn(ood_scores.Outputs(model, x)))
+        if name == "grad_norm":
+            out.append(_neg_grad_norm(model, x))
             continue
         with torch.no_grad():
             out.append(REFERENCE[name](model, x))
     return out
+
+
+def _neg_grad_norm(model: Model, x: torch.Tensor) -> torch.Tensor:
+    """-||d E(x) / dx|| of the free energy, on its own forward and backward pass."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(free_energy(model, x).sum(), x)
+    return -grad.flatten(1).norm(dim=1)
+
+
+def check_agreement(kind: str, model: Model, x: torch.Tensor, names: list[str]) -> None:
+    """The timed paths must compute the same scores: stop before timing if they do not."""
+    ours = ood_scores.score_batch(model, x, names)
+    for name, ref in zip(names, reference_batch(model, x, names), strict=True):
+        if not torch.allclose(ours[name], ref, rtol=1e-4, atol=1e-5):
+            raise SystemExit(f"{kind}: suite and reference disagree on {name}")
 
 
 def timed(fn: Callable[[torch.Tensor], object], x: torch.Tensor, batch: int, device: torch.device) -> float:
@@ -97,6 +113,7 @@ def main() -> None:
     for kind, model in build_models(shape, overrides).items():
         model = model.to(device).eval()
         names = ood_scores.scores_for(model, ("all",))
+        check_agreement(kind, model, x[:args.batch].to(device), names)
         ours = timed(lambda b, m=model, s=names: ood_scores.score_batch(m, b, s), x, args.batch, device)
         ref = timed(lambda b, m=model, s=names: reference_batch(m, b, s), x, args.batch, device)
         print(f"{kind:<18} {','.join(names):<50} {ours:>12.0f} {ref:>16.0f} {ours / ref:>6.2f}")
