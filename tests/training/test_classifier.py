@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchattacks
+from sklearn.metrics import accuracy_score
 
 import ebmbench.training.classifier as classifier_training
 from ebmbench.checkpoint import load_checkpoint
@@ -54,7 +55,10 @@ def test_adversarial_training_run_records_its_threat_model(tmp_path: Path) -> No
     path = train(config, TrainRequest(out=tmp_path / "adv.safetensors", device=torch.device("cpu"), progress=False))
     ckpt = load_checkpoint(path)
     assert ckpt.training["config"]["adv_train"] == "linf:0.1" and ckpt.training["step"] == 2
-    assert 0.0 <= ckpt.training["metrics"]["test_accuracy"] <= 1.0
+    x, y = load_dataset("digits", "test").tensors()
+    with torch.no_grad():
+        predicted = ckpt.model.eval().logits(x).argmax(1)
+    assert ckpt.training["metrics"]["test_accuracy"] == pytest.approx(accuracy_score(y.numpy(), predicted.numpy()))
 
 
 @pytest.mark.slow
