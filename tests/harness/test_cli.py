@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ebmbench.cli import main
@@ -97,8 +98,13 @@ def test_quickstart_trains_once_runs_suites_and_writes_reports(tmp_path: Path) -
     assert first.exit_code == 0, first.output
     (model,) = (tmp_path / "cache" / "models").glob("ebm-digits-*.safetensors")
     stamp = model.stat().st_mtime_ns
-    assert (tmp_path / "qs" / "energy" / "results.jsonl").exists()
-    assert (tmp_path / "qs" / "report.html").exists() and (tmp_path / "qs" / "report.md").exists()
+    records = [json.loads(line) for line in (tmp_path / "qs" / "energy" / "results.jsonl").read_text().splitlines()]
+    mean = next(r for r in records if r["metric"] == "energy_mean" and r["eval_set"] == "test")
+    assert {r["suite"] for r in records} == {"energy"} and mean["model"] == "ebm-digits"
+    report = (tmp_path / "qs" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| energy_mean | test |"))
+    assert float(row.split("|")[3].split("±")[0]) == pytest.approx(mean["value"], rel=1e-3)  # the run's number
+    assert "<table" in (tmp_path / "qs" / "report.html").read_text()
     second = _invoke(*args)
     assert second.exit_code == 0, second.output
     assert model.stat().st_mtime_ns == stamp  # reused, not retrained
