@@ -77,7 +77,8 @@ def read_header(path: str | Path) -> dict[str, Any]:
         head = fh.read(8)
         if head.startswith(_PICKLE_MAGIC):
             raise CheckpointError(f"{path} is a pickle/torch.save file; ebmbench loads only safetensors "
-                                  "checkpoints (it never unpickles), re-save it with `ebmbench` tooling")
+                                  "checkpoints (it never unpickles); re-train it with `ebmbench train`, or save "
+                                  "its state_dict with ebmbench.checkpoint.save_checkpoint")
         if len(head) < 8:
             raise CheckpointError(f"{path} is too short to be a checkpoint ({size} bytes); it is truncated or empty")
         (n,) = struct.unpack("<Q", head)
@@ -94,10 +95,31 @@ def read_header(path: str | Path) -> dict[str, Any]:
     meta = (table.get("__metadata__") or {}).get("ebmbench")
     if meta is None:
         raise CheckpointError(f"{path} is a safetensors file but not an ebmbench checkpoint (no description)")
-    header = json.loads(meta)
-    if header.get("format") != FORMAT or int(header.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {header.get('format_version')}; this ebmbench "
-                              f"reads up to {FORMAT_VERSION}: upgrade ebmbench")
+    return _check_description(path, meta)
+
+
+REQUIRED_KEYS: tuple[str, ...] = ("family", "info", "config")
+
+
+def _check_description(path: Path, meta: str) -> dict[str, Any]:
+    """The parsed ebmbench description, refused unless it is a JSON object of a format this version reads."""
+    try:
+        header = json.loads(meta)
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an ebmbench checkpoint (its description is damaged or foreign); "
+                              "re-train it or re-copy the original")
+    try:
+        version = int(header.get("format_version", 0))
+    except (TypeError, ValueError):
+        version = -1
+    if version < 1 or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {header.get('format_version')!r}; this "
+                              f"ebmbench reads 1 to {FORMAT_VERSION}" + (": upgrade ebmbench" if version > 1 else ""))
+    if missing := [k for k in REQUIRED_KEYS if not isinstance(header.get(k), dict if k != "family" else str)]:
+        raise CheckpointError(f"{path} is an incomplete ebmbench checkpoint (no valid {', '.join(missing)}); "
+                              "re-train it or re-copy the original")
     return header
 
 
@@ -111,7 +133,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Che
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for corrupt data
         raise CheckpointError(f"{path} is corrupt: {exc}") from None
-    model = build_model(header, MODELS.get(header["family"]))
+    try:
+        model = build_model(header, MODELS.get(header["family"]))
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     _load_weights(model, weights, path)
     state = {k: v for k, v in tensors.items() if not k.startswith("model.")}
@@ -124,7 +149,9 @@ def build_model(header: dict[str, Any], cls: type[Model]) -> Model:
     try:
         return cls.from_config(ModelInfo.from_dict(header["info"]), header["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint config cannot build a {header.get('family')} model: {exc}") from None
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(f"its config cannot build a model of family {header.get('family')!r} "
+                              f"({problem}); re-train it or re-copy the original") from None
 
 
 def _load_weights(model: Model, weights: dict[str, torch.Tensor], path: Path) -> None:

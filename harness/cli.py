@@ -40,6 +40,10 @@ class Main(click.Group):
         except EbmbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+            # a path the user gave cannot be written (a file where a folder must go, no permission)
+            click.echo(f"error: cannot write {exc.filename}: {exc.strerror}; choose another path", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: finished work is saved; re-run the same command to resume", err=True)
             sys.exit(130)
@@ -64,6 +68,8 @@ def parse_named_paths(values: tuple[str, ...], flag: str) -> dict[str, str]:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
             raise EbmbenchError(f"{flag} expects NAME=CHECKPOINT, got {value!r}")
+        if name in out:
+            raise EbmbenchError(f"{flag} names {name!r} twice; give each model its own name")
         out[name] = path
     return out
 
@@ -196,7 +202,7 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
     Markdown and HTML reports."""
     from ebmbench.quickstart import run_quickstart
 
-    names = [s.strip() for s in suites.split(",") if s.strip()] if suites else None
+    names = [s.strip() for s in suites.split(",") if s.strip()] if suites is not None else None
     run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, suites=names,
                    echo=click.echo)
 

@@ -14,9 +14,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present; asking for CUDA without it is a one-line error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise EbmbenchError("--device cuda was asked for but no CUDA device is available; use --device cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise EbmbenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise EbmbenchError(f"--device {name} was asked for but no CUDA device is available; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise EbmbenchError(f"--device {name}: there are only {count} CUDA device(s) (cuda:0 to cuda:{count - 1})")
     return device
 
 

@@ -38,12 +38,34 @@ def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), 
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise EbmbenchError(f"unknown option {key!r} for {cls.__name__}{hint} (valid: {', '.join(names)})")
+            raise EbmbenchError(f"unknown option {key!r} for {owner(cls)}{hint} (valid: {', '.join(names)})")
         kwargs[key] = convert(raw, hints[key], key)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise EbmbenchError(f"invalid options for {cls.__name__}: {exc}") from None
+        raise EbmbenchError(f"invalid options for {owner(cls)}: {exc}") from None
+
+
+def owner(cls: type) -> str:
+    """Who an options class belongs to, as a user names it: ``suite ood``, ``train --kind ebm``."""
+    parts = cls.__module__.split(".")
+    if "training" in parts[:-1]:
+        return f"`train --kind {parts[-1]}`"
+    if "suites" in parts[:-1]:
+        return f"suite {parts[-1].split('_')[0]}"
+    return cls.__name__
+
+
+def check_ranges(obj: Any, at_least_one: Iterable[str] = (), positive: Iterable[str] = (),
+                 non_negative: Iterable[str] = ()) -> None:
+    """Refuse out-of-range numeric options (None means "default" and passes) with one ValueError naming each
+    bad option and its value; meant for an options dataclass's ``__post_init__``."""
+    rules = [(at_least_one, lambda v: v >= 1, ">= 1"), (positive, lambda v: v > 0, "> 0"),
+             (non_negative, lambda v: v >= 0, ">= 0")]
+    bad = [f"{name}={getattr(obj, name)} (must be {text})" for names, ok, text in rules for name in names
+           if getattr(obj, name) is not None and not ok(getattr(obj, name))]
+    if bad:
+        raise ValueError("; ".join(bad))
 
 
 def convert(raw: Any, hint: Any, key: str) -> Any:

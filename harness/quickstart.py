@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ebmbench.devices import resolve_device
+from ebmbench.errors import EbmbenchError
 from ebmbench.registries import SUITES
 from ebmbench.runner import default_cache_dir, run_suite
 from ebmbench.summary import summary_table
@@ -23,6 +24,10 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
     """Run the quickstart; returns the run directories written."""
     from ebmbench.checkpoint import load_checkpoint
 
+    names = SUITES.names() if suites is None else suites
+    if not names:
+        raise EbmbenchError("--suites names no suite; give names from `ebmbench list` or leave it out for all")
+    classes = {name: SUITES.get(name) for name in names}  # unknown names fail here, before any training
     cache = cache_dir or default_cache_dir()
     settings = dict(QUICKSTART_EBM)
     if iterations is not None:
@@ -32,8 +37,7 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
     echo(f"    checkpoint: {ckpt}")
     model = load_checkpoint(ckpt).model
     runs = []
-    for i, name in enumerate(suites or SUITES.names(), start=2):
-        suite = SUITES.get(name)
+    for i, (name, suite) in enumerate(classes.items(), start=2):
         if not all(model.has(c) for c in suite.requires):
             echo(f"[{i}] {name}: skipped (needs {', '.join(c.value for c in suite.requires)})")
             continue

@@ -33,6 +33,18 @@ def check_compatible(main: Checkpoint, name: str, other: Checkpoint) -> None:
                             f"{a.dataset} {tuple(a.input_shape)}; give a baseline trained on the same data")
 
 
+def _check_baseline_names(suite_cls: type[Suite], model_name: str, baselines: dict[str, Any]) -> None:
+    """Baselines only where the suite uses them, and never under the model's own name (their results would
+    be filed under the model's)."""
+    if baselines and not suite_cls.uses_baselines:
+        users = [n for n in SUITES.names() if getattr(SUITES.get(n), "uses_baselines", False)]
+        raise EbmbenchError(f"suite {suite_cls.name!r} does not use --baseline models; drop them (suites that "
+                            f"do: {', '.join(users)})")
+    if model_name in baselines:
+        raise EbmbenchError(f"--baseline {model_name!r} has the model's own name; rename the baseline or pass "
+                            "--name for the model")
+
+
 def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings: Iterable[str] = (),
               baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
               data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
@@ -40,6 +52,8 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     """Run ``suite_name`` on ``checkpoint``; returns the run directory (see DESIGN.md's run contract)."""
     suite_cls: type[Suite] = SUITES.get(suite_name)
     options = build_options(suite_cls.Options, settings)
+    model_name = model_name or Path(checkpoint).stem
+    _check_baseline_names(suite_cls, model_name, baselines or {})
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, dev)
     require(ckpt.model, *suite_cls.requires, who=f"suite {suite_name!r}")
@@ -48,7 +62,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
         check_compatible(ckpt, name, other)
     suite = suite_cls(options)
     run = RunDir(out)
-    ctx = SuiteContext(model=ckpt.model, model_name=model_name or Path(checkpoint).stem,
+    ctx = SuiteContext(model=ckpt.model, model_name=model_name,
                        dataset=ckpt.model.info.dataset, run=run, device=dev, seed=seed,
                        data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
                        cache_dir=cache_dir or default_cache_dir(), progress=progress)

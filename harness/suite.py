@@ -60,6 +60,7 @@ class Suite:
     Options: ClassVar[type]
     headline: ClassVar[str] = ""
     quickstart: ClassVar[tuple[str, ...]] = ()  # ``--set`` pairs the quickstart runs this suite with
+    uses_baselines: ClassVar[bool] = False  # whether --baseline models take part (refused otherwise)
 
     def __init__(self, options: Any) -> None:
         self.options = options

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ebmbench.models.base import Capability
+from ebmbench.options import check_ranges
 from ebmbench.plots import save_histograms
 from ebmbench.scoring import check_finite, free_energy, score_set
 from ebmbench.suite import Suite, SuiteContext
@@ -22,6 +23,9 @@ class EnergyOptions:
 
     noise_n: int = 1000
     batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("noise_n", "batch_size"))
 
 
 def _mean_ci(values: torch.Tensor) -> tuple[float, tuple[float, float]]:

@@ -28,6 +28,7 @@ import torch
 
 from ebmbench.errors import DataError, EbmbenchError
 from ebmbench.models.base import Capability, Model
+from ebmbench.options import check_ranges
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_write_text
 from ebmbench.scoring import check_finite, score_set
@@ -70,6 +71,7 @@ class OODSuite(Suite):
     requires = ()
     Options = OODOptions
     headline = "auroc"
+    uses_baselines = True
     quickstart = ("scores=all", "n=300", "bootstrap=200")
 
     def __init__(self, options: OODOptions) -> None:
@@ -83,13 +85,15 @@ class OODSuite(Suite):
 
     def check(self, ctx: SuiteContext) -> None:
         opts = self.options
-        if opts.n < 1 or (opts.n_in is not None and opts.n_in < 1) or opts.bootstrap < 0 or opts.batch_size < 1:
-            raise EbmbenchError("ood: n, n_in and batch_size must be at least 1 and bootstrap at least 0")
+        try:
+            check_ranges(opts, at_least_one=("n", "n_in", "batch_size"), non_negative=("bootstrap",))
+        except ValueError as exc:
+            raise EbmbenchError(f"invalid options for suite ood: {exc}") from None
         ood_scores.check_names(opts.scores)
         if not ood_scores.scores_for(ctx.model, opts.scores):
             raise EbmbenchError(f"ood: none of the scores {', '.join(opts.scores)} applies to the model under test "
                                 f"(it has {ood_scores.describe(ctx.model)}); try scores=all")
-        unknown = [f for f in self._baseline_families(ctx) if f not in _registered_families()]
+        unknown = [f for f in opts.default_baselines if f not in _registered_families()]
         if unknown:
             raise EbmbenchError(f"ood: default_baselines names unknown model families {unknown}")
         self.num_classes = ctx.load("test").num_classes
@@ -134,6 +138,7 @@ class OODSuite(Suite):
                               f"{ood_scores.describe(models[name])}), so it is left out")
             del plan[name]
         x_in, _ = ctx.load("test").tensors(self.options.n_in, seed=ctx.seed)
+        _warn_if_fewer(x_in, self.options.n_in, "n_in", f"the {ctx.dataset} test split")
         in_name = f"{ctx.dataset} (test)"
         if not ctx.is_done("bits_per_dim"):
             ctx.commit("bits_per_dim", self._bpd_records(ctx, models, x_in, in_name))
@@ -297,3 +302,8 @@ class _AsCheckpoint:
 
     model: Model
 
+
+def _warn_if_fewer(x: torch.Tensor, asked: int | None, option: str, what: str) -> None:
+    """Say so when a set holds fewer images than an option asked for (the records carry the real count)."""
+    if asked is not None and len(x) < asked:
+        warnings.warn(f"{option}={asked} but {what} has {len(x)} images; using all of them", stacklevel=3)

@@ -128,6 +128,7 @@ class RobustnessSuite(Suite):
     requires = (Capability.LOGITS,)
     Options = RobustnessOptions
     headline = "robust_accuracy"
+    uses_baselines = True
     # about a CPU minute on the digits (plus the default baselines' training on first use); the unrolled
     # ``full`` attack costs several times BPDA's, so the quickstart leaves it to full runs
     quickstart = ("n=80", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=3", "adaptive=bpda+eot", "eot=2",

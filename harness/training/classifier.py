@@ -17,6 +17,7 @@ from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.classifier import Classifier
 from ebmbench.models.networks import resolve_arch
+from ebmbench.options import check_ranges
 from ebmbench.scoring import score_set
 from ebmbench.training.common import (
     TrainRequest,
@@ -46,17 +47,22 @@ class Config:
     checkpoint_every: int = 200
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("iterations", "batch_size", "width", "adv_steps", "checkpoint_every"),
+                     positive=("lr",), non_negative=("noise_aug",))
+
     def adversary(self) -> tuple[str, float] | None:
         """The parsed ``adv_train`` threat model, or None for standard training."""
         if not self.adv_train:
             return None
         norm, _, eps = self.adv_train.partition(":")
         try:
-            if norm not in ("linf", "l2"):
+            if norm not in ("linf", "l2") or float(eps) <= 0:
                 raise ValueError
             return norm, float(eps)
         except ValueError:
-            raise EbmbenchError(f"adv_train must look like linf:0.1 or l2:0.5, not {self.adv_train!r}") from None
+            raise EbmbenchError(f"adv_train must look like linf:0.1 or l2:0.5 (a positive radius), "
+                               f"not {self.adv_train!r}") from None
 
 
 def build(config: Config, shape: tuple[int, int, int], num_classes: int) -> Classifier:
@@ -94,8 +100,6 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     model = build(config, train_set.shape, train_set.num_classes).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     adversary = config.adversary()
-    if config.noise_aug < 0:
-        raise EbmbenchError(f"noise_aug must be >= 0 (a noise level in [0, 1] pixel units), not {config.noise_aug}")
     start = 0
     if (ckpt := resume_from(req, "classifier", config)) is not None:
         model.load_state_dict(ckpt.model.state_dict())

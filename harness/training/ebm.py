@@ -18,6 +18,7 @@ from ebmbench.errors import DivergenceError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
+from ebmbench.options import check_ranges
 from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, langevin, make_generator
 from ebmbench.training.common import (
@@ -53,6 +54,13 @@ class Config:
     checkpoint_every: int = 100
     max_energy: float = 1e4
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("iterations", "batch_size", "width", "sample_steps", "buffer_size",
+                                         "checkpoint_every"),
+                     positive=("lr", "step_size", "max_energy", "grad_clip"), non_negative=("l2_coeff", "noise"))
+        if not 0 <= self.reinit <= 1:
+            raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
 
     def langevin(self) -> LangevinConfig:
         return LangevinConfig(steps=self.sample_steps, step_size=self.step_size, noise=self.noise,

@@ -15,6 +15,7 @@ import torch
 from ebmbench.data.base import DataContext, ImageSet
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.glow import Glow
+from ebmbench.options import check_ranges
 from ebmbench.training.common import TrainRequest
 from ebmbench.training.density import check_positive, resolve_bins, train_density
 
@@ -37,6 +38,10 @@ class Config:
     grad_clip: float = 50.0
     checkpoint_every: int = 500
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("iterations", "batch_size", "checkpoint_every"), positive=("lr",),
+                     non_negative=("warmup", "bins"))
 
 
 def build(config: Config, data: ImageSet) -> Glow:

@@ -64,6 +64,23 @@ def test_plain_safetensors_without_description(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("description,message", [
+    ('{"format": "ebmbench-checkpoint", "family": "ebm"', "description is damaged or foreign"),
+    ('["ebmbench-checkpoint"]', "description is damaged or foreign"),
+    ('{"format": "other-tool", "format_version": 1}', "description is damaged or foreign"),
+    ('{"format": "ebmbench-checkpoint", "format_version": 1, "family": "ebm", "config": {}}', "no valid info"),
+    ('{"format": "ebmbench-checkpoint", "format_version": 99, "family": "ebm", "info": {}, "config": {}}',
+     "format version 99.*upgrade ebmbench"),
+])
+def test_damaged_description_is_one_clear_error(tmp_path: Path, description: str, message: str) -> None:
+    path = tmp_path / "damaged.safetensors"
+    save_file({"model.w": torch.zeros(2)}, str(path), metadata={"ebmbench": description})
+    with pytest.raises(CheckpointError, match=message):
+        read_header(path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
 def test_config_that_does_not_match_weights(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "m.safetensors", _model(width=8))
     header = read_header(path)

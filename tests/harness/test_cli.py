@@ -62,7 +62,9 @@ def test_run_energy_suite_end_to_end_and_resume(tiny_ebm_path: Path, tmp_path: P
     assert clash.exit_code == 2 and "different run" in clash.output
 
 
-def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_path: Path) -> None:
+def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # default run directories would land here
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 3)
     cases = [
@@ -74,6 +76,20 @@ def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_pat
          "cifar-10-batches-py"),
         (["train", "--kind", "dummy", "--out", str(tmp_path / "d.safetensors")], "cannot be trained"),
         (["run", "energy", "--model", str(tiny_ebm_path), "--baseline", "oops"], "NAME=CHECKPOINT"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--baseline", f"b={tiny_ebm_path}"],
+         "does not use --baseline"),
+        (["run", "ood", "--model", str(tiny_ebm_path), "--baseline", f"{tiny_ebm_path.stem}={tiny_ebm_path}"],
+         "has the model's own name"),
+        (["run", "ood", "--model", str(tiny_ebm_path), "--baseline", f"b={tiny_ebm_path}", "--baseline",
+          f"b={tiny_ebm_path}"], "names 'b' twice"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--set", "batch_size=0"], "batch_size=0 (must be >= 1)"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--device", "bogus"], "unknown device 'bogus'"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--device", ""], "unknown device ''"),
+        (["run", "energy", "--model", str(tiny_ebm_path), "--out", str(tiny_ebm_path / "run")], "cannot write"),
+        (["train", "--out", str(tmp_path / "i.safetensors"), "--set", "iterations=0"], "iterations=0 (must be"),
+        (["train", "--out", str(tmp_path / "l.safetensors"), "--set", "lr=-1"], "`train --kind ebm`: lr=-1.0"),
+        (["quickstart", "--suites", "bogus", "--cache-dir", str(tmp_path / "qc")], "unknown suite 'bogus'"),
+        (["quickstart", "--suites", ",", "--cache-dir", str(tmp_path / "qc")], "names no suite"),
     ]
     for args, needle in cases:
         result = CliRunner().invoke(main, args)
@@ -81,6 +97,8 @@ def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_pat
         assert needle in result.output, (args, result.output)
         assert "Traceback" not in result.output
         assert result.output.strip().count("\n") == 0, result.output
+    assert not (tmp_path / "qc").exists()  # the quickstart refused its suites before training anything
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.safetensors"]  # nothing trained, no run directory
 
 
 def test_real_process_prints_no_traceback(tmp_path: Path) -> None:

@@ -110,6 +110,13 @@ def test_noise_augmented_run_resumes_to_the_same_weights(tmp_path: Path, monkeyp
         assert torch.equal(a, b), key
 
 
-def test_negative_noise_level_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(EbmbenchError, match="noise_aug must be >= 0"):
-        train(_config(noise_aug=-0.1), TrainRequest(out=tmp_path / "m.safetensors", device=torch.device("cpu")))
+def test_out_of_range_options_are_refused_before_training(tmp_path: Path) -> None:
+    for settings, message in (({"noise_aug": "-0.1"}, r"noise_aug=-0.1 \(must be >= 0\)"),
+                              ({"iterations": "0"}, r"iterations=0 \(must be >= 1\)"),
+                              ({"lr": "-1"}, r"lr=-1.0 \(must be > 0\)"),
+                              ({"batch_size": "0", "width": "-3"}, r"batch_size=0 .*width=-3")):
+        with pytest.raises(EbmbenchError, match=r"invalid options for `train --kind classifier`: " + message):
+            _config(**settings)
+    with pytest.raises(EbmbenchError, match="positive radius"):
+        _config(adv_train="linf:-1").adversary()
+    assert not list(tmp_path.iterdir())
