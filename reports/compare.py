@@ -23,7 +23,7 @@ from typing import Any
 
 from ebmbench.reports.load import RunSet
 from ebmbench.reports.meta import COMPARABILITY, META
-from ebmbench.reports.tolerances import Tolerance, Tolerances
+from ebmbench.reports.tolerances import Tolerance, Tolerances, check_names
 
 IDENTITY: tuple[str, ...] = ("suite", "model", "eval_set", "metric",
                              *(k for k in META if k not in COMPARABILITY))
@@ -106,6 +106,11 @@ class Verdict:
 def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
                  allow_missing: bool = False) -> Verdict:
     """Judge ``candidate`` against ``baseline`` metric by metric."""
+    seen: dict[str, set[str]] = {}
+    for runs in (baseline, candidate):
+        for suite, metric in zip(runs.frame["suite"], runs.frame["metric"], strict=True):
+            seen.setdefault(str(suite), set()).add(str(metric))
+    check_names(tolerances, seen, tolerances.path)
     rename = _main_model_rename(baseline, candidate)
     base, cand = _measurements(baseline, {}), _measurements(candidate, rename)
     comparisons = []

@@ -55,6 +55,7 @@ class Tolerances:
     """Built-in defaults plus the overrides of a TOML file, keyed ``"*"``, ``suite`` or ``suite.metric``."""
 
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: str | None = None
 
     def get(self, suite: str, metric: str) -> Tolerance:
         """The tolerance for ``metric`` of ``suite``: the suite's default, then the overrides for every suite,
@@ -63,6 +64,28 @@ class Tolerances:
         for key in ("*", f"*.{metric}", suite, f"{suite}.{metric}"):
             tol = replace(tol, **self.overrides.get(key, {}))
         return tol
+
+
+def check_names(tolerances: Tolerances, seen: dict[str, set[str]], path: str | Path | None = None) -> None:
+    """Refuse an override whose suite or metric looks like a typo of one in the compared runs (``seen``:
+    suite -> metrics); one that matches nothing here but resembles nothing either is left alone, since a
+    shared tolerance file may serve other comparisons."""
+    all_metrics = set().union(*seen.values()) if seen else set()
+    for key in tolerances.overrides:
+        suite, _, metric = key.partition(".")
+        if suite != "*" and suite not in seen:
+            _refuse_typo(path, "suite", suite, seen)
+        elif metric and metric not in (all_metrics if suite == "*" else seen[suite]):
+            _refuse_typo(path, f"metric of [{suite}]", metric, all_metrics if suite == "*" else seen[suite])
+
+
+def _refuse_typo(path: str | Path | None, what: str, name: str, known: Any) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    if close:
+        raise EbmbenchError(f"{path or 'tolerances'}: no {what} {name!r} in the compared runs; did you mean "
+                            f"{close[0]!r}?")
 
 
 def load_tolerances(path: str | Path | None) -> Tolerances:
@@ -78,7 +101,7 @@ def load_tolerances(path: str | Path | None) -> Tolerances:
         for metric, sub in table.items():
             if isinstance(sub, dict):
                 overrides[f"{suite}.{metric}"] = _fields(path, f"{suite}.{metric}", sub)
-    return Tolerances(overrides)
+    return Tolerances(overrides, str(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -127,6 +127,23 @@ def test_tolerance_file_overrides_most_specific_last(verdict, tmp_path: Path) ->
     assert verdict({"value": 0.90}, {"value": 0.75}).exit_code == 1
 
 
+@pytest.mark.parametrize("text,message", [("[od]\nabs = 0.1\n", "no suite 'od'.*did you mean 'ood'"),
+                                          ("[ood.aurco]\nabs = 0.1\n", "no metric of \\[ood\\] 'aurco'.*'auroc'"),
+                                          ('["*".aurocc]\nabs = 0.1\n', "'aurocc'.*did you mean 'auroc'")])
+def test_tolerance_typos_against_the_compared_runs_are_refused(verdict, tmp_path: Path, text: str,
+                                                               message: str) -> None:
+    path = tmp_path / "tol.toml"
+    path.write_text(text)
+    with pytest.raises(EbmbenchError, match=message):
+        verdict({"value": 0.90}, {"value": 0.75}, load_tolerances(path))
+
+
+def test_tolerances_for_suites_absent_here_are_kept(verdict, tmp_path: Path) -> None:
+    path = tmp_path / "tol.toml"
+    path.write_text("[quality.fid]\nrel = 0.1\n[robustness]\nabs = 0.05\n[ood]\nabs = 0.2\n")
+    assert verdict({"value": 0.90}, {"value": 0.75}, load_tolerances(path)).exit_code == 0
+
+
 @pytest.mark.parametrize("text", ["[ood]\nabsolute = 0.1\n", "[ood]\nabs = -1\n", "ood = 3\n",
                                   "[ood]\nignore = 1\n", "[ood\n"])
 def test_bad_tolerance_files_are_one_line_errors(tmp_path: Path, text: str) -> None:
