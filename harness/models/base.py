@@ -108,7 +108,18 @@ def require(model: Model, *capabilities: Capability | str, who: str = "this suit
     missing = [Capability(c).value for c in capabilities if not model.has(c)]
     if missing:
         have = ", ".join(sorted(c.value for c in model.capabilities)) or "nothing"
-        raise CapabilityError(f"{who} needs a model with {', '.join(missing)}; the {model.family} model has {have}")
+        hints = "; ".join(HINTS[m] for m in missing if m in HINTS)
+        raise CapabilityError(f"{who} needs a model with {', '.join(missing)}; the {model.family} model has "
+                              f"{have}" + (f" ({hints})" if hints else ""))
+
+
+# Which models have a capability, for errors that say what to give instead.
+HINTS: dict[str, str] = {
+    "logits": "a classifier, or an EBM trained with `--set conditional=true`, has logits",
+    "energy": "an EBM (`ebmbench train --kind ebm`) has energies",
+    "log_prob": "Glow and PixelCNN++ (`ebmbench train --kind glow|pixelcnn`) have likelihoods",
+    "sample": "an EBM samples by Langevin dynamics",
+}
 
 
 class LogitsModule(nn.Module):

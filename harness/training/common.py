@@ -84,7 +84,13 @@ def resume_from(req: TrainRequest, family: str, config: Any) -> Checkpoint | Non
     if not (req.resume and req.out.exists()):
         return None
     ckpt = load_checkpoint(req.out, req.device)
-    if ckpt.header["family"] != family or ckpt.training.get("config") != json.loads(json.dumps(asdict(config))):
-        raise EbmbenchError(f"cannot resume {req.out}: it was trained with a different kind or config; pass the "
-                            "same --set options or choose another --out")
+    if ckpt.header["family"] != family:
+        raise EbmbenchError(f"cannot resume {req.out}: it holds a {ckpt.header['family']} model, not {family}; "
+                            f"pass --kind {ckpt.header['family']} or choose another --out")
+    old, new = ckpt.training.get("config") or {}, json.loads(json.dumps(asdict(config)))
+    if old != new:
+        diff = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+                         if old.get(k) != new.get(k))
+        raise EbmbenchError(f"cannot resume {req.out}: it was trained with a different config ({diff}); pass "
+                            "the same --set options or choose another --out")
     return ckpt

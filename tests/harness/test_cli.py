@@ -88,6 +88,7 @@ def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_pat
         (["run", "energy", "--model", str(tiny_ebm_path), "--out", str(tiny_ebm_path / "run")], "cannot write"),
         (["train", "--out", str(tmp_path / "i.safetensors"), "--set", "iterations=0"], "iterations=0 (must be"),
         (["train", "--out", str(tmp_path / "l.safetensors"), "--set", "lr=-1"], "`train --kind ebm`: lr=-1.0"),
+        (["run", "robustness", "--model", str(tiny_ebm_path)], "conditional=true`, has logits"),
         (["quickstart", "--suites", "bogus", "--cache-dir", str(tmp_path / "qc")], "unknown suite 'bogus'"),
         (["quickstart", "--suites", ",", "--cache-dir", str(tmp_path / "qc")], "names no suite"),
     ]
