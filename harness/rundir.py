@@ -69,6 +69,7 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.artifacts: set[str] = set()  # files handed out by file(), listed in the manifest at finish
 
     @property
     def manifest_path(self) -> Path:
@@ -103,8 +104,8 @@ class RunDir:
             return True
         import torch  # deferred: reading run directories (reports) should not pay for importing torch
 
-        if overwrite and self.results_path.exists():
-            self.results_path.unlink()
+        if overwrite and self.exists():
+            self._remove_previous_run()
         manifest = {"identity": identity, "ebmbench_version": __version__, "git_revision": git_revision(),
                     "torch_version": torch.__version__, "python": platform.python_version(),
                     "platform": platform.platform(), "started_at": now(), "status": "running", **details}
@@ -112,7 +113,22 @@ class RunDir:
         return False
 
     def finish(self, status: str = "complete", **details: Any) -> None:
-        self._write_manifest({**self.manifest(), "finished_at": now(), "status": status, **details})
+        manifest = self.manifest()
+        artifacts = sorted(set(manifest.get("artifacts", [])) | self.artifacts)
+        self._write_manifest({**manifest, "finished_at": now(), "status": status, "artifacts": artifacts,
+                              **details})
+
+    def _remove_previous_run(self) -> None:
+        """What an earlier run wrote here (its results and the artifacts its manifest lists), so that none of
+        it passes for the new run's; anything else in the directory is the user's and stays."""
+        try:
+            listed = self.manifest().get("artifacts", [])
+        except EbmbenchError:  # a corrupt manifest lists nothing we can trust
+            listed = []
+        for name in [RESULTS, *listed]:
+            path = self.path / name
+            if path.is_file() and path.resolve().is_relative_to(self.path.resolve()):
+                path.unlink()
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
@@ -141,4 +157,5 @@ class RunDir:
         """Path of an artifact (plot, table) inside the run directory."""
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.artifacts.add(Path(name).as_posix())
         return path

@@ -81,3 +81,19 @@ def test_bad_values_in_results_are_a_clear_error(tmp_path: Path, value: str) -> 
     run.results_path.write_text(text)
     with pytest.raises(EbmbenchError, match="corrupt"):
         run.records()
+
+
+def test_overwrite_removes_what_the_previous_run_wrote_and_keeps_the_users_files(tmp_path: Path) -> None:
+    old = RunDir(tmp_path)
+    old.start({"suite": "ood"}, {})
+    old.file("scores/uniform.csv").write_text("old scores")
+    old.file("ood_table.md").write_text("old table")
+    old.finish()
+    (tmp_path / "notes.txt").write_text("mine")
+    new = RunDir(tmp_path)
+    assert new.start({"suite": "energy"}, {}, overwrite=True) is False
+    assert not (tmp_path / "scores" / "uniform.csv").exists() and not (tmp_path / "ood_table.md").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine" and new.records() == []
+    new.file("energy_hist.png").write_bytes(b"png")
+    new.finish()
+    assert new.manifest()["artifacts"] == ["energy_hist.png"]
