@@ -44,6 +44,13 @@ class DefaultToTables(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            if not Path(args[0]).exists():
+                import difflib
+
+                close = difflib.get_close_matches(args[0], list(self.commands), n=1)
+                if close:
+                    raise EbmbenchError(f"{args[0]} is neither a run directory nor a subcommand; did you mean "
+                                        f"`report {close[0]}`?")
             args = [self.default, *args]
         return super().parse_args(ctx, args)
 

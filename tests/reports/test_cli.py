@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ebmbench.cli import main
 from ebmbench.reports.cli import report
 
 
@@ -41,3 +42,5 @@ def test_report_errors_are_one_line_with_exit_code_2(tmp_path: Path, make_run, r
     (run / "results.jsonl").write_text("garbage\n")
     result = CliRunner().invoke(report, ["paper", str(run)])
     assert result.exit_code == 2 and "corrupt" in result.output
+    result = CliRunner().invoke(main, ["report", "tabels", str(run)])
+    assert result.exit_code == 2 and "did you mean `report tables`?" in result.output
