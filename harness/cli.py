@@ -140,7 +140,8 @@ def _kv(d: dict[str, Any]) -> str:
 @SETTINGS
 @click.option("--baseline", "baselines", multiple=True, metavar="NAME=CKPT", help="A baseline model (repeatable).")
 @click.option("--name", default=None, help="Model name in tables [default: checkpoint file name].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for sampling, subsets, attacks and bootstrap; part of the run's identity.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out instead of resuming it.")
 @DEVICE
 @DATA_ROOT
@@ -149,7 +150,8 @@ def _kv(d: dict[str, Any]) -> str:
 def run(suite: str, model_path: Path, out: Path | None, settings: tuple[str, ...], baselines: tuple[str, ...],
         name: str | None, seed: int, overwrite: bool, device: str, data_root: Path | None, download: bool,
         quiet: bool) -> None:
-    """Run SUITE on a checkpoint and write a run directory (manifest.json, results.jsonl, plots)."""
+    """Run SUITE (energy, quality, ood, robustness or a plugin's; see `ebmbench list`) on a checkpoint and write
+    a run directory (manifest.json, results.jsonl, plots)."""
     from ebmbench.runner import run_suite
 
     out = out or Path("runs") / f"{suite}-{model_path.stem}"
@@ -189,7 +191,8 @@ def list_() -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True,
+              help="Folder for the suites' run directories and the reports.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where trained models are cached [default: $EBMBENCH_CACHE or ~/.cache/ebmbench].")
 @click.option("--iterations", type=int, default=None, help="EBM training iterations [default: the trainer's].")
