@@ -36,7 +36,7 @@ def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), 
     kwargs: dict[str, Any] = {k: v for k, v in defaults.items() if k in names}
     for key, raw in values.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
+            close = closest(key, names)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise EbmbenchError(f"unknown option {key!r} for {owner(cls)}{hint} (valid: {', '.join(names)})")
         kwargs[key] = convert(raw, hints[key], key)
@@ -44,6 +44,25 @@ def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), 
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise EbmbenchError(f"invalid options for {owner(cls)}: {exc}") from None
+
+
+def closest(word: str, options: Iterable[str]) -> list[str]:
+    """The likeliest intended option for a misspelt ``word``: fewest single-character edits first (so ``nn``
+    means ``n``, not ``n_in``), then difflib's similarity; empty when nothing is close."""
+    options = list(options)
+    similar = difflib.get_close_matches(word, options, n=len(options), cutoff=0.6)
+    near = sorted((o for o in options if _edits(word, o) <= max(1, len(word) // 3)), key=lambda o: _edits(word, o))
+    return list(dict.fromkeys(near + similar))[:1]
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def owner(cls: type) -> str:

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 import pytest
 
 from ebmbench.errors import EbmbenchError
-from ebmbench.options import build_options
+from ebmbench.options import build_options, closest
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,10 @@ def test_bad_values_are_one_line_errors(pair: str) -> None:
     with pytest.raises(EbmbenchError) as info:
         build_options(Opts, [pair])
     assert "\n" not in str(info.value)
+
+
+def test_suggestion_prefers_the_fewest_edits() -> None:
+    assert closest("nn", ["n", "n_in", "bootstrap"]) == ["n"]
+    assert closest("nosie_n", ["noise_n", "batch_size"]) == ["noise_n"]
+    assert closest("batchsize", ["batch_size", "n"]) == ["batch_size"]
+    assert closest("xyz", ["n", "batch_size"]) == []
