@@ -36,7 +36,8 @@ def run_summaries(runs: RunSet) -> list[dict[str, Any]]:
     for label, manifest in runs.manifests.items():
         rows = runs.frame[runs.frame["run"] == label]
         identity = manifest.get("identity") or {}
-        out.append({"run": label, "suites": sorted(set(rows["suite"])), "model": manifest.get("model", ""),
+        suites = sorted(set(rows["suite"])) or [str(identity.get("suite", "?"))]  # a run with no records yet
+        out.append({"run": label, "suites": suites, "model": manifest.get("model", ""),
                     "seed": identity.get("seed"), "status": manifest.get("status", "unknown"),
                     "ebmbench_version": manifest.get("ebmbench_version", "?"),
                     "git_revision": str(manifest.get("git_revision", "?"))[:12],

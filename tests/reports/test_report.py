@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ebmbench.records import Record
 from ebmbench.reports.cells import Cell, Row, mark_best
 from ebmbench.reports.load import load_runs
 from ebmbench.reports.report import render_report, report_tables, write_reports
@@ -119,6 +120,14 @@ def test_html_is_self_contained_with_tables_and_plots(runs: list[Path]) -> None:
 def test_incomplete_runs_are_flagged(make_run, record) -> None:
     md = render_report(load_runs([make_run("f", [record()], status="failed: out of memory")]), "md")
     assert "did not complete (status: failed: out of memory)" in md
+
+
+def test_a_run_that_failed_before_any_record_still_names_its_suite(make_run, tmp_path: Path) -> None:
+    good = make_run("ok", [Record("ood", "1", "ebm", "digits", "uniform", "auroc", 0.9)])
+    failed = make_run("early", [], status="failed: no data")
+    md = render_report(load_runs([good, failed]), "md")
+    line = next(row for row in md.splitlines() if "early`" in row)
+    assert ": ood; model ebm" in line and "did not complete" in md
 
 
 def test_seeds_are_columns_unless_aggregated(make_run, record) -> None:
