@@ -109,8 +109,9 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 def info(checkpoint: Path) -> None:
-    """Describe a checkpoint: family, config, data, shapes, classes, training, version, SHA-256."""
-    from ebmbench.checkpoint import file_sha256, read_header
+    """Describe a checkpoint (family, config, data, shapes, classes, training, version, SHA-256) and check that
+    it loads: exit 2 when its family is unknown here or its weights do not match its description."""
+    from ebmbench.checkpoint import file_sha256, load_checkpoint, read_header
 
     header = read_header(checkpoint)
     meta = header["info"]
@@ -126,6 +127,8 @@ def info(checkpoint: Path) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+    load_checkpoint(checkpoint)  # a CheckpointError here is the one-line verdict after the description
+    click.echo(f"{'loads':<{width}}  yes")
 
 
 def _kv(d: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
 
+from ebmbench.checkpoint import read_header
 from ebmbench.cli import main
 
 
@@ -29,8 +31,22 @@ def test_list_shows_suites_datasets_models() -> None:
 
 def test_info_describes_checkpoint(tiny_cond_ebm_path: Path) -> None:
     out = _invoke("info", str(tiny_cond_ebm_path)).output
-    for needle in ("family            ebm", "1x8x8", "conditional       true", "training steps    3", "sha256"):
+    for needle in ("family            ebm", "1x8x8", "conditional       true", "training steps    3", "sha256",
+                   "loads             yes"):
         assert needle in out
+
+
+def test_info_says_when_the_weights_do_not_match_the_description(tiny_cond_ebm_path: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.safetensors"
+    tensors = load_file(str(tiny_cond_ebm_path))
+    first = next(k for k in tensors if k.startswith("model."))
+    tensors[first] = tensors[first].flatten()[:1]
+    save_file(tensors, str(damaged), metadata={"ebmbench": json.dumps(read_header(tiny_cond_ebm_path))})
+    result = CliRunner().invoke(main, ["info", str(damaged)])
+    assert result.exit_code == 2 and "family            ebm" in result.output
+    assert "weights do not match" in result.output and "loads" not in result.output
+
+
 
 
 def test_train_writes_checkpoint_and_refuses_overwrite(tmp_path: Path) -> None:
