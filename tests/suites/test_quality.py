@@ -110,6 +110,7 @@ def test_metrics_equal_a_direct_torch_fidelity_call(dummy_run: RunDir, eval_set:
     assert ours["inception_score"].extra["std"] == pytest.approx(direct["inception_score_std"], rel=1e-5, abs=1e-9)
     assert ours["fid"].value == pytest.approx(direct["frechet_inception_distance"], rel=1e-6)
     assert ours["kid"].value == pytest.approx(direct["kernel_inception_distance_mean"], rel=1e-5, abs=1e-9)
+    assert ours["kid"].extra["std"] == pytest.approx(direct["kernel_inception_distance_std"], rel=1e-4, abs=1e-9)
     assert ours["precision"].value == direct["precision"]
     assert ours["recall"].value == direct["recall"]
 
