@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from torch.utils.data import Dataset
 
 from ebmbench.checkpoint import save_checkpoint
-from ebmbench.data.base import DataContext
+from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.data.digits import load_digits_split
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.digits_cnn import DEFAULT_WEIGHTS, DigitsCNNFeatureExtractor
@@ -93,11 +93,15 @@ def test_rows_name_the_extractor_and_bracket_samples_with_real_and_noise(dummy_r
         assert (dummy_run.path / name).is_file()
 
 
-@pytest.mark.parametrize("eval_set", ["samples", "real:test"])
+@pytest.mark.parametrize("eval_set", ["samples", "real:test", "uniform"])
 def test_metrics_equal_a_direct_torch_fidelity_call(dummy_run: RunDir, eval_set: str) -> None:
     if eval_set == "samples":
         images = torch.from_numpy(np.load(dummy_run.path / "samples" / "steps-4.npy"))
         ours = rows(dummy_run, "samples", 4)
+    elif eval_set == "uniform":  # the suite's noise row: the registered uniform set at the run's seed
+        ours = rows(dummy_run, "uniform")
+        noise, _ = load_dataset("uniform", "test", DataContext(shape=(1, 8, 8), n=ours["fid"].n, seed=0)).tensors()
+        images = torch.from_numpy(np.round(noise.numpy() * 255).astype(np.uint8))
     else:
         images = digits_uint8("test")
         ours = rows(dummy_run, "real:test")
