@@ -94,3 +94,17 @@ def resume_from(req: TrainRequest, family: str, config: Any) -> Checkpoint | Non
         raise EbmbenchError(f"cannot resume {req.out}: it was trained with a different config ({diff}); pass "
                             "the same --set options or choose another --out")
     return ckpt
+
+
+def restore_generator(gen: torch.Generator, state: torch.Tensor, seed: int, step: int, what: str) -> None:
+    """Restore a generator saved by an interrupted run. A state saved on another device type (a CPU run
+    resumed on CUDA, or back) cannot be restored: the generator is reseeded from (seed, step), with a warning,
+    and the run goes on; it is then not bit-identical to an uninterrupted one."""
+    try:
+        gen.set_state(state)
+    except RuntimeError:
+        import warnings
+
+        warnings.warn(f"{what}: the saved random state belongs to another device type; reseeded from seed and "
+                      "step, so this resumed run will not match an uninterrupted one bit for bit", stacklevel=2)
+        gen.manual_seed(seed * 1_000_003 + step)

@@ -22,6 +22,7 @@ from ebmbench.scoring import score_set
 from ebmbench.training.common import (
     TrainRequest,
     infinite_batches,
+    restore_generator,
     restore_optimizer,
     resume_from,
     save_training,
@@ -46,8 +47,8 @@ def train_density(config: Any, req: TrainRequest, data: DataContext | None, fami
     if (ckpt := resume_from(req, family, config)) is not None:
         model.load_state_dict(ckpt.model.state_dict())
         restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
-        gen.set_state(ckpt.state["state.rng.dequantize"])
         start, metrics = int(ckpt.training["step"]), dict(ckpt.training.get("metrics", {}))
+        restore_generator(gen, ckpt.state["state.rng.dequantize"], config.seed, start, "dequantization noise")
     dims = math.prod(train_set.shape)
     batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc=f"train {family}", disable=not req.progress, initial=start,

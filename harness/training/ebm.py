@@ -24,6 +24,7 @@ from ebmbench.sampler import LangevinConfig, langevin, make_generator
 from ebmbench.training.common import (
     TrainRequest,
     infinite_batches,
+    restore_generator,
     restore_optimizer,
     resume_from,
     save_training,
@@ -145,6 +146,7 @@ def _resume(req: TrainRequest, config: Config, model: EnergyModel, opt: torch.op
     model.load_state_dict(ckpt.model.state_dict())
     restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
     buffer.load_state({k.split(".")[-1]: v for k, v in ckpt.state.items() if k.startswith("state.buffer.")})
-    gen.set_state(ckpt.state["state.rng.sampler"])
-    cpu_gen.set_state(ckpt.state["state.rng.buffer"])
-    return int(ckpt.training["step"])
+    step = int(ckpt.training["step"])
+    restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, "Langevin noise")
+    cpu_gen.set_state(ckpt.state["state.rng.buffer"])  # always a CPU generator
+    return step

@@ -1,10 +1,12 @@
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from sklearn.metrics import roc_auc_score
 
-from ebmbench.checkpoint import load_checkpoint
+from ebmbench.checkpoint import load_checkpoint, read_header
 from ebmbench.data import load_dataset
 from ebmbench.errors import DivergenceError, EbmbenchError
 from ebmbench.training.common import TrainRequest
@@ -53,6 +55,32 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch
     assert resumed.training["step"] == 6
     for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+def test_resume_with_a_generator_state_from_another_device_type_reseeds_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CUDA generator's state is 16 bytes, a CPU one's 5056: a checkpoint left by a run on the other device
+    type (the model cache resumes whatever it finds) must resume, not crash."""
+    import ebmbench.training.ebm as ebm_training
+
+    real_check = ebm_training._check_divergence
+
+    def interrupt_at_step_4(metrics, config, step, out):
+        if step == 4:
+            raise KeyboardInterrupt
+        real_check(metrics, config, step, out)
+
+    part = tmp_path / "part.safetensors"
+    monkeypatch.setattr(ebm_training, "_check_divergence", interrupt_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        _train(part, iterations=6, checkpoint_every=3)
+    monkeypatch.setattr(ebm_training, "_check_divergence", real_check)
+    tensors = load_file(str(part))
+    tensors["state.rng.sampler"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA generator's state
+    save_file(tensors, str(part), metadata={"ebmbench": json.dumps(read_header(part))})
+    with pytest.warns(UserWarning, match="another device type; reseeded"):
+        resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3))
+    assert resumed.training["step"] == 6
 
 
 def test_divergence_stops_with_clear_message_and_keeps_checkpoint(tmp_path: Path) -> None:
