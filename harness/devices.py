@@ -30,7 +30,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices) so runs repeat."""
+    """Seed Python, NumPy and torch (all devices) so runs repeat; on CUDA also ask cuDNN for deterministic
+    algorithms (without them two identical Langevin passes can differ in the last bits)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def device_details(device: torch.device) -> dict[str, object]:
+    """What a run's numbers may depend on beyond the seed: the accelerator, its libraries and TF32 use."""
+    if device.type != "cuda":
+        return {"device": str(device)}
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return {"device": str(device), "gpu": torch.cuda.get_device_name(index), "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(), "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32}

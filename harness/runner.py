@@ -10,7 +10,7 @@ from typing import Any
 
 from ebmbench.checkpoint import Checkpoint, load_checkpoint
 from ebmbench.data.base import DataContext
-from ebmbench.devices import resolve_device, seed_everything
+from ebmbench.devices import device_details, resolve_device, seed_everything
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import require
 from ebmbench.options import build_options
@@ -71,7 +71,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     identity = {"suite": suite_name, "suite_version": suite_cls.version, "options": _jsonable(options),
                 "checkpoint_sha256": ckpt.sha256, "seed": seed, "dataset": ctx.dataset,
                 "baselines": {n: c.sha256 for n, c in loaded.items()}}
-    details = {"device": str(dev), "checkpoint": str(Path(checkpoint).resolve()), "model": ctx.model_name,
+    details = {**device_details(dev), "checkpoint": str(Path(checkpoint).resolve()), "model": ctx.model_name,
                "model_info": ckpt.model.info.to_dict(), "model_config": ckpt.model.config,
                "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}
     resumed = run.start(identity, details, overwrite=overwrite)
