@@ -89,12 +89,12 @@ def timed(fn: Callable[[torch.Tensor], object], x: torch.Tensor, batch: int, dev
     """Images per second of ``fn`` over ``x`` in batches (after one warm-up batch)."""
     fn(x[:batch].to(device))
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
     tic = time.perf_counter()
     for chunk in x.split(batch):
         fn(chunk.to(device))
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
     return len(x) / (time.perf_counter() - tic)
 
 

@@ -43,7 +43,7 @@ def bare_sampler(ckpt: Path, n: int, steps: int, batch: int, device: torch.devic
         langevin(model.energy, uniform_noise(size, model.info.input_shape, (0.0, 1.0), device, gen), cfg, y,
                  generator=gen, model=model)
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
     return time.perf_counter() - tic
 
 

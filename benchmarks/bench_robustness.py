@@ -50,13 +50,13 @@ def measure(network: str, threat: str, device: torch.device, batch: int, steps: 
 
     run()  # warm-up
     if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
     tic = time.perf_counter()
     run()
     if device.type == "cuda":
-        torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else 0.0
+        torch.cuda.synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     return batch / (time.perf_counter() - tic), peak
 
 

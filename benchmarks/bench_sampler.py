@@ -50,14 +50,14 @@ def measure(network: str, variant: str, device: str, steps: int, batch: int) -> 
         lambda: reference_loop(model, x0, cfg))
     run()  # warm-up (allocator, kernels)
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
     tic = time.perf_counter()
     run()
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - tic
-    peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
+    peak = (torch.cuda.max_memory_allocated(device) if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return {"image_steps_per_s": batch * steps / seconds, "peak_mb": peak / 2**20}
 

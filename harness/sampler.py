@@ -78,12 +78,12 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
                 x.requires_grad_(True)
             e = energy(x, y)
             (grad,) = torch.autograd.grad(e.sum(), x, create_graph=unrolled)
-            if record:
-                trace.append(e.detach().float().cpu())
+            if record:  # kept on the device: one copy after the loop, not a sync every step
+                trace.append(e.detach().float())
             x = _step(x if unrolled else x.detach(), grad, config, generator)
             if project is not None:
                 x = project(x)
-    energies = torch.stack(trace) if record and trace else None
+    energies = torch.stack(trace).cpu() if record and trace else None
     return ChainResult(x if unrolled else x.detach(), energies)
 
 

@@ -57,7 +57,7 @@ class FeatureCollector:
                 self.parts.setdefault(name, []).append(value.float().cpu())
             self.count += len(chunk)
         if self.device != "cpu" and torch.device(self.device).type == "cuda":
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self.device)
         self.seconds += time.perf_counter() - tic
 
     def features(self) -> dict[str, torch.Tensor]:

@@ -60,6 +60,7 @@ class ActNorm(nn.Module):
         self.loc = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.register_buffer("initialized", torch.zeros(()))
+        self._ready = False  # mirrors the buffer once read, so training forwards do not sync with the GPU
 
     @torch.no_grad()
     def _initialize(self, x: torch.Tensor) -> None:
@@ -68,8 +69,10 @@ class ActNorm(nn.Module):
         self.initialized.fill_(1.0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.training and not bool(self.initialized):
-            self._initialize(x)
+        if self.training and not self._ready:
+            if not bool(self.initialized):
+                self._initialize(x)
+            self._ready = True
         logdet = self.log_scale.sum() * x.shape[2] * x.shape[3]
         return (x + self.loc) * torch.exp(self.log_scale), logdet.expand(len(x))
 
