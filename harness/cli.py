@@ -20,7 +20,13 @@ DATA_ROOT = click.option("--data-root", type=click.Path(path_type=Path), default
 DOWNLOAD = click.option("--download", is_flag=True, help="Allow downloading missing datasets (off by default).")
 SETTINGS = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
                         help="Set an option (repeatable); `ebmbench list` shows each suite's options.")
-QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
+QUIET = click.option("--quiet", is_flag=True,
+                     help="No progress bars (they are also off when stderr is not a terminal, e.g. in CI logs).")
+
+
+def show_progress(quiet: bool) -> bool:
+    """Progress bars for people at a terminal; redrawn bars would only bloat a log file."""
+    return not quiet and sys.stderr.isatty()
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
@@ -101,7 +107,7 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
     config = build_options(module.Config, values)
     if out.exists() and not resume:
         raise EbmbenchError(f"{out} exists; pass --resume to continue it or choose another --out")
-    req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=not quiet)
+    req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=show_progress(quiet))
     path = module.train(config, req, data_context(data_root, download))
     click.echo(f"wrote {path}")
 
@@ -159,7 +165,7 @@ def run(suite: str, model_path: Path, out: Path | None, settings: tuple[str, ...
 
     out = out or Path("runs") / f"{suite}-{model_path.stem}"
     rundir = run_suite(suite, model_path, out, settings, parse_named_paths(baselines, "--baseline"), device,
-                       seed, data_context(data_root, download), overwrite, not quiet, name)
+                       seed, data_context(data_root, download), overwrite, show_progress(quiet), name)
     click.echo(_summary(rundir))
 
 
@@ -209,7 +215,7 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
     from ebmbench.quickstart import run_quickstart
 
     names = [s.strip() for s in suites.split(",") if s.strip()] if suites is not None else None
-    run_quickstart(out, cache_dir, device, progress=not quiet, iterations=iterations, suites=names,
+    run_quickstart(out, cache_dir, device, progress=show_progress(quiet), iterations=iterations, suites=names,
                    echo=click.echo)
 
 

@@ -60,6 +60,12 @@ def test_train_writes_checkpoint_and_refuses_overwrite(tmp_path: Path) -> None:
     assert resumed.exit_code == 0
 
 
+def test_no_progress_bars_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    result = _invoke("train", "--out", str(tmp_path / "m.safetensors"), "--set", "iterations=3", "--set", "width=8",
+                     "--set", "batch_size=16", "--set", "sample_steps=2")  # no --quiet; CliRunner's stderr is no TTY
+    assert result.exit_code == 0 and "it/s" not in result.output and "train ebm" not in result.output
+
+
 def test_run_energy_suite_end_to_end_and_resume(tiny_ebm_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = _invoke("run", "energy", "--model", str(tiny_ebm_path), "--out", str(out), "--quiet",
