@@ -8,7 +8,7 @@ relative one fits them). A TOML file overrides any part, most specific last::
     rel = 0.05
     [ood]              # one suite
     abs = 0.03
-    ["*".accuracy]     # one metric, in every suite
+    ["*".robust_accuracy] # one metric, in every suite
     abs = 0.01
     [quality.fid]      # one metric of one suite
     rel = 0.10
