@@ -281,8 +281,19 @@ class OODSuite(Suite):
         intro = (f"In-distribution: {in_name}, {n_in} images, the positive class; every score is higher = more "
                  f"in-distribution. Cells: value [95% bootstrap interval, {self.options.bootstrap} stratified "
                  "resamples]. Per-sample scores: scores/*.csv; histograms: hist/*.png.")
-        table = ood_report.markdown_table(records, list(self.sets), intro, self.notes)
+        table = ood_report.markdown_table(records, list(self.sets), intro, [*self.notes, *_inverted(records)])
         atomic_write_text(ctx.run.file("ood_table.md"), table)
+
+
+def _inverted(records: list[Record]) -> list[str]:
+    """A note for scores whose AUROC interval lies below 0.5 on a set: there the score ranks the OOD images
+    above the data, which is a finding about the model (not a sign error: every score points up)."""
+    hits = [f"{r.model} {r.extra.get('score_label', r.extra.get('score'))} on {r.eval_set}" for r in records
+            if r.metric == "auroc" and r.eval_set != "average" and r.ci_high is not None and r.ci_high < 0.5]
+    if not hits:
+        return []
+    return [f"AUROC below 0.5 (interval included): the score ranks these OOD images above the in-distribution "
+            f"ones, i.e. it points the wrong way for this model there: {'; '.join(hits)}."]
 
 
 def _seed(seed: int, column: str, set_name: str) -> int:

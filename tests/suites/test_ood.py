@@ -22,6 +22,7 @@ from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.dummy import QuadraticEnergy
 from ebmbench.options import build_options
+from ebmbench.records import Record
 from ebmbench.runner import run_suite
 from ebmbench.suites import ood, ood_data, ood_metrics, ood_scores
 from ebmbench.training.common import TrainRequest, trainer_module
@@ -246,6 +247,16 @@ def test_energy_and_gradient_norm_share_one_forward_pass(tiny_ebm_path: Path,
     assert list(scores) == ["energy", "grad_norm"] and calls == [64]
     for name, values in expected.items():
         assert torch.allclose(scores[name], values, rtol=1e-5, atol=1e-6), name
+
+
+def test_table_notes_scores_that_point_the_wrong_way() -> None:
+    def auroc(value: float, high: float, eval_set: str = "uniform") -> Record:
+        return Record("ood", "1", "ebm", "digits", eval_set, "auroc", value, value - 0.01, high,
+                      extra={"score": "grad_norm", "score_label": "-‖∇ₓE(x)‖"})
+
+    assert ood._inverted([auroc(0.9, 0.95), auroc(0.45, 0.55), auroc(0.1, 0.2, "average")]) == []
+    (note,) = ood._inverted([auroc(0.02, 0.05), auroc(0.9, 0.95, "constant")])
+    assert "ebm -‖∇ₓE(x)‖ on uniform" in note and "constant" not in note
 
 
 def test_paper_scores_are_chosen_by_capability(tiny_ebm_path: Path, tiny_cond_ebm_path: Path,
