@@ -41,6 +41,8 @@ EMBEDDED = ("digits",)  # datasets whose default baselines are cheap enough to t
 # noise augmentation: trained on clean digits only, its max-softmax AUROC on uniform noise is about 0.9 (softmax
 # overconfidence away from the data, Hein et al. 2019), with it 0.99 or more; a plain one can be given by --baseline.
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"classifier": {"noise_aug": 1.0, "iterations": 1500}}
+DEFAULT_CAVEATS: dict[str, str] = {"classifier": "trained on noise-augmented digits, so the noise sets are easier "
+                                                 "for it than for a plain classifier"}
 DISPLAY = {"glow": "Glow", "pixelcnn": "PixelCNN++", "classifier": "classifier"}
 POSITIVE = "in-distribution"
 
@@ -172,7 +174,8 @@ class OODSuite(Suite):
         ckpt = load_checkpoint(path, ctx.device)
         check_compatible(_AsCheckpoint(ctx.model), family, ckpt)
         recipe = "".join(f", {k}={v}" for k, v in DEFAULT_SETTINGS.get(family, {}).items())
-        self.notes.append(f"default baseline {name}{recipe}: {path} (sha256 {ckpt.sha256[:12]}…)")
+        caveat = f"; {DEFAULT_CAVEATS[family]}" if family in DEFAULT_CAVEATS else ""
+        self.notes.append(f"default baseline {name}{recipe}: {path} (sha256 {ckpt.sha256[:12]}…){caveat}")
         self.defaults[name] = {"checkpoint_sha256": ckpt.sha256, "train_settings": settings}
         return ckpt.model
 

@@ -308,7 +308,8 @@ def test_default_baselines_are_trained_for_the_digits_only_without_named_baselin
     sha = load_checkpoint(tiny_classifier_path).sha256
     provenance = [r.extra["default_baseline"] for r in records if r.model == "classifier"]
     assert provenance and all(p == {"checkpoint_sha256": sha, "train_settings": calls[2][1]} for p in provenance)
-    assert "noise_aug=1.0" in (run.path / "ood_table.md").read_text()
+    table = (run.path / "ood_table.md").read_text()
+    assert "noise_aug=1.0" in table and "the noise sets are easier" in table
     calls.clear()
     run_suite("ood", digits_gaussian, tmp_path / "run2", settings, {"Glow": glow_path}, device="cpu",
               progress=False)
