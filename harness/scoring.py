@@ -14,8 +14,13 @@ from ebmbench.models.base import Model
 def free_energy(model: Model, x: torch.Tensor) -> torch.Tensor:
     """E(x) for unconditional models; -logsumexp_y(-E(x, y)) (the marginal energy) for conditional ones."""
     if model.info.conditional:
-        return -torch.logsumexp(-model.energy_all_classes(x), dim=1)
+        return marginal_energy(model.energy_all_classes(x))
     return model.energy(x)
+
+
+def marginal_energy(energies: torch.Tensor) -> torch.Tensor:
+    """-logsumexp_y(-E(x, y)) from the (batch, classes) energies of every label."""
+    return -torch.logsumexp(-energies, dim=1)
 
 
 @torch.no_grad()

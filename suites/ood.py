@@ -63,6 +63,9 @@ class OODOptions:
     default_baselines: tuple[str, ...] = ("glow", "pixelcnn", "classifier")
     histograms: bool = True
 
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("n", "n_in", "batch_size"), non_negative=("bootstrap",))
+
 
 class OODSuite(Suite):
     """AUROC / AUPR / FPR@95TPR of OOD scores (energy, likelihood, classifier) per OOD set, with bootstrap CIs."""
@@ -87,10 +90,6 @@ class OODSuite(Suite):
 
     def check(self, ctx: SuiteContext) -> None:
         opts = self.options
-        try:
-            check_ranges(opts, at_least_one=("n", "n_in", "batch_size"), non_negative=("bootstrap",))
-        except ValueError as exc:
-            raise EbmbenchError(f"invalid options for suite ood: {exc}") from None
         ood_scores.check_names(opts.scores)
         if not ood_scores.scores_for(ctx.model, opts.scores):
             raise EbmbenchError(f"ood: none of the scores {', '.join(opts.scores)} applies to the model under test "
@@ -140,7 +139,9 @@ class OODSuite(Suite):
                               f"{ood_scores.describe(models[name])}), so it is left out")
             del plan[name]
         x_in, _ = ctx.load("test").tensors(self.options.n_in, seed=ctx.seed)
-        _warn_if_fewer(x_in, self.options.n_in, "n_in", f"the {ctx.dataset} test split")
+        if self.options.n_in is not None and len(x_in) < self.options.n_in:  # the records carry the real count
+            warnings.warn(f"n_in={self.options.n_in} but the {ctx.dataset} test split has {len(x_in)} images; "
+                          "using all of them", stacklevel=2)
         in_name = f"{ctx.dataset} (test)"
         if not ctx.is_done("bits_per_dim"):
             ctx.commit("bits_per_dim", self._bpd_records(ctx, models, x_in, in_name))
@@ -315,9 +316,3 @@ class _AsCheckpoint:
     """Just enough of a Checkpoint (its model) for ``runner.check_compatible``."""
 
     model: Model
-
-
-def _warn_if_fewer(x: torch.Tensor, asked: int | None, option: str, what: str) -> None:
-    """Say so when a set holds fewer images than an option asked for (the records carry the real count)."""
-    if asked is not None and len(x) < asked:
-        warnings.warn(f"{option}={asked} but {what} has {len(x)} images; using all of them", stacklevel=3)

@@ -19,6 +19,7 @@ import torch
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
+from ebmbench.scoring import marginal_energy
 
 
 class Outputs:
@@ -58,7 +59,7 @@ class Outputs:
             if self.model.info.conditional:
                 energies = self.model.energy_all_classes(x)
                 self._cache.setdefault("energies", energies.detach())
-                free = -torch.logsumexp(-energies, dim=1)
+                free = marginal_energy(energies)
             else:
                 free = self.model.energy(x)
                 self._cache.setdefault("energy", free.detach())

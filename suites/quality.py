@@ -24,6 +24,7 @@ from ebmbench.data.base import DataContext, ImageSet, load_dataset
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import METRICS, Extractor, make_extractor, to_uint8
 from ebmbench.models.base import Capability
+from ebmbench.options import check_ranges
 from ebmbench.records import Record
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.quality_metrics import (
@@ -101,8 +102,8 @@ class QualityOptions:
         for key in ("n", "noise_n", "kid_subset_size"):
             if getattr(self, key) is not None and getattr(self, key) < 2:
                 raise ValueError(f"{key} must be at least 2")
-        if min(self.batch_size, self.buffer_size, self.isc_splits, self.kid_subsets) < 1 or self.rounds < 0:
-            raise ValueError("batch_size, buffer_size, isc_splits and kid_subsets must be positive, rounds >= 0")
+        check_ranges(self, at_least_one=("batch_size", "buffer_size", "isc_splits", "kid_subsets"),
+                     non_negative=("rounds",))
         if not 0 <= self.reinit <= 1:
             raise ValueError("reinit must lie in [0, 1]")
 

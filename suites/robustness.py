@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model, require
+from ebmbench.options import check_ranges
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path, atomic_write_text
 from ebmbench.suite import Suite, SuiteContext
@@ -100,6 +101,9 @@ class RobustnessOptions:
     full_batch_size: int = 32
     batch_size: int = 100
 
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"))
+
 
 @dataclass
 class Target:
@@ -144,9 +148,6 @@ class RobustnessSuite(Suite):
             raise EbmbenchError(f"unknown norm {bad[0]!r}; choose from {', '.join(NORMS)}")
         if bad := [a for a in o.adaptive if a not in ADAPTIVE]:
             raise EbmbenchError(f"unknown adaptive threat model {bad[0]!r}; choose from {', '.join(ADAPTIVE)}")
-        for key in ("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"):
-            if getattr(o, key) < 1:
-                raise EbmbenchError(f"option {key!r} must be at least 1, not {getattr(o, key)}")
         if ctx.model.info.num_classes < 2:
             raise EbmbenchError("the robustness suite needs a model that classifies (two or more classes)")
         for name, model in {ctx.model_name: ctx.model, **ctx.baselines}.items():

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ebmbench.data.base import DataContext, ImageSet, load_dataset
 from ebmbench.devices import seed_everything
-from ebmbench.errors import DivergenceError, EbmbenchError
+from ebmbench.errors import DivergenceError
 from ebmbench.models.base import Model
 from ebmbench.models.dequantize import natural_bins
 from ebmbench.scoring import score_set
@@ -99,10 +99,3 @@ def resolve_bins(bins: int, data: ImageSet, sample: int = 1000) -> int:
         return bins
     x, _ = data.tensors(n=sample, seed=0)
     return natural_bins(x)
-
-
-def check_positive(**values: int) -> None:
-    """Refuse non-positive sizes with one line before anything is built."""
-    bad = [f"{k}={v}" for k, v in values.items() if v < 1]
-    if bad:
-        raise EbmbenchError(f"these options must be at least 1: {', '.join(bad)}")

@@ -17,7 +17,7 @@ from ebmbench.models.base import ModelInfo
 from ebmbench.models.glow import Glow
 from ebmbench.options import check_ranges
 from ebmbench.training.common import TrainRequest
-from ebmbench.training.density import check_positive, resolve_bins, train_density
+from ebmbench.training.density import resolve_bins, train_density
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,14 @@ class Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("iterations", "batch_size", "checkpoint_every"), positive=("lr",),
-                     non_negative=("warmup", "bins"))
+        check_ranges(self, at_least_one=("levels", "steps", "hidden", "iterations", "batch_size", "checkpoint_every"),
+                     positive=("lr",), non_negative=("warmup", "bins"))
 
 
 def build(config: Config, data: ImageSet) -> Glow:
     """A Glow for ``data``'s image shape (the data's labels are not used)."""
     from ebmbench.errors import EbmbenchError
 
-    check_positive(levels=config.levels, steps=config.steps, hidden=config.hidden)
     _, h, w = data.shape
     if h % 2**config.levels or w % 2**config.levels:
         raise EbmbenchError(f"glow with levels={config.levels} needs image sides divisible by {2**config.levels}; "

@@ -17,7 +17,7 @@ from ebmbench.models.base import ModelInfo
 from ebmbench.models.pixelcnn import PixelCNN
 from ebmbench.options import check_ranges
 from ebmbench.training.common import TrainRequest
-from ebmbench.training.density import check_positive, resolve_bins, train_density
+from ebmbench.training.density import resolve_bins, train_density
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("iterations", "batch_size", "checkpoint_every", "nr_mix"),
+        check_ranges(self, at_least_one=("filters", "nr_resnet", "resolutions", "nr_mix", "iterations", "batch_size",
+                                         "checkpoint_every"),
                      positive=("lr",), non_negative=("warmup", "bins", "dropout"))
 
 
@@ -50,8 +51,6 @@ def build(config: Config, data: ImageSet) -> PixelCNN:
     """A PixelCNN++ for ``data``'s image shape (the data's labels are not used)."""
     from ebmbench.errors import EbmbenchError
 
-    check_positive(filters=config.filters, nr_resnet=config.nr_resnet, resolutions=config.resolutions,
-                   nr_mix=config.nr_mix)
     _, h, w = data.shape
     factor = 2 ** (config.resolutions - 1)
     if h % factor or w % factor:
