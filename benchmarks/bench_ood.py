@@ -23,7 +23,7 @@ from ebmbench.data.base import tensor_set
 from ebmbench.models.base import Model
 from ebmbench.options import build_options
 from ebmbench.scoring import free_energy
-from ebmbench.suites import ood_scores
+from ebmbench.suites.ood import scores as ood_scores
 from ebmbench.training import classifier, ebm, glow, pixelcnn
 
 SHAPES = {"digits": ((1, 8, 8), {}), "cifar": ((3, 32, 32), {

@@ -22,9 +22,9 @@ import torch
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
-from ebmbench.suites.robustness_attacks import AttackSpec, attack_batches
-from ebmbench.suites.robustness_eval import evaluate
-from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView
+from ebmbench.suites.robustness.attacks import AttackSpec, attack_batches
+from ebmbench.suites.robustness.eval import evaluate
+from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView
 
 NETWORKS = {"digits-small": ((1, 8, 8), "small", 0.1), "igebm-cifar10": ((3, 32, 32), "igebm-cifar10", 8 / 255)}
 THREATS = ("white-box", "transfer-from-classifier", "bpda+eot", "full")

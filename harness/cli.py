@@ -222,7 +222,7 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
 def _add_commands() -> None:
     """Commands that live beside the code they drive: reports and the quality suite's reference statistics."""
     from ebmbench.reports.cli import compare, report
-    from ebmbench.suites.quality_cli import stats
+    from ebmbench.suites.quality.cli import stats
 
     for command in (report, compare, stats):
         main.add_command(command)

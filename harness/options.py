@@ -71,7 +71,7 @@ def owner(cls: type) -> str:
     if "training" in parts[:-1]:
         return f"`train --kind {parts[-1]}`"
     if "suites" in parts[:-1]:
-        return f"suite {parts[-1].split('_')[0]}"
+        return f"suite {parts[parts.index('suites') + 1]}"
     return cls.__name__
 
 

@@ -15,9 +15,9 @@ EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
 
 # --- suites: name -> Suite subclass -------------------------------------------------------------------------
 SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
-SUITES.register("ood", "ebmbench.suites.ood:OODSuite")
-SUITES.register("quality", "ebmbench.suites.quality:QualitySuite")
-SUITES.register("robustness", "ebmbench.suites.robustness:RobustnessSuite")
+SUITES.register("ood", "ebmbench.suites.ood.suite:OODSuite")
+SUITES.register("quality", "ebmbench.suites.quality.suite:QualitySuite")
+SUITES.register("robustness", "ebmbench.suites.robustness.suite:RobustnessSuite")
 
 # --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
 DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")

@@ -90,7 +90,7 @@ def test_inception_extractor_builds_and_reads_grey_images(tmp_path: Path, monkey
     """torch-fidelity's Inception with random weights (ebmbench never downloads the real ones): the plumbing."""
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
-    from ebmbench.suites.quality_metrics import extract
+    from ebmbench.suites.quality.metrics import extract
 
     seed_file = tmp_path / "seed.pth"
     torch.save({}, seed_file)

@@ -24,7 +24,10 @@ from ebmbench.models.dummy import QuadraticEnergy
 from ebmbench.options import build_options
 from ebmbench.records import Record
 from ebmbench.runner import run_suite
-from ebmbench.suites import ood, ood_data, ood_metrics, ood_scores
+from ebmbench.suites.ood import data as ood_data
+from ebmbench.suites.ood import metrics as ood_metrics
+from ebmbench.suites.ood import scores as ood_scores
+from ebmbench.suites.ood import suite as ood
 from ebmbench.training.common import TrainRequest, trainer_module
 
 FAST = ("bootstrap=100", "n=120", "default_baselines=", "histograms=false")

@@ -26,9 +26,9 @@ from ebmbench.options import build_options
 from ebmbench.records import Record
 from ebmbench.rundir import RunDir
 from ebmbench.runner import run_suite
-from ebmbench.suites.quality import QualitySuite
-from ebmbench.suites.quality_cli import stats
-from ebmbench.suites.quality_sampling import EnergyTrace, balanced_labels
+from ebmbench.suites.quality.cli import stats
+from ebmbench.suites.quality.sampling import EnergyTrace, balanced_labels
+from ebmbench.suites.quality.suite import QualitySuite
 
 FAST = ("n=60", "kid_subsets=10", "isc_splits=5", "batch_size=32")
 
@@ -158,7 +158,7 @@ def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, c
     def no_sampling(*args: object, **kwargs: object) -> None:
         raise AssertionError("sampled although the cache holds these samples")
 
-    monkeypatch.setattr("ebmbench.suites.quality.draw_samples", no_sampling)
+    monkeypatch.setattr("ebmbench.suites.quality.suite.draw_samples", no_sampling)
     hit = run(dummy_ckpt, tmp_path / "hit", *FAST, "steps=4", "reference_rows=false", cache=cache)
     assert rows(hit, "samples", 4)["fid"].value == rows(dummy_run, "samples", 4)["fid"].value
     with pytest.raises(AssertionError, match="sampled"):

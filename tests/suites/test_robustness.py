@@ -24,9 +24,8 @@ from ebmbench.models.networks import resolve_arch
 from ebmbench.options import build_options
 from ebmbench.runner import run_suite
 from ebmbench.sampler import make_generator
-from ebmbench.suites import robustness_baselines
-from ebmbench.suites.robustness import RobustnessOptions, RobustnessSuite
-from ebmbench.suites.robustness_attacks import (
+from ebmbench.suites.robustness import baselines as robustness_baselines
+from ebmbench.suites.robustness.attacks import (
     EOTPGDL2,
     AttackSpec,
     attack_batches,
@@ -34,9 +33,10 @@ from ebmbench.suites.robustness_attacks import (
     make_attack,
     parse_eps,
 )
-from ebmbench.suites.robustness_eval import Accuracy, evaluate
-from ebmbench.suites.robustness_sanity import Outcome, run_checks
-from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView
+from ebmbench.suites.robustness.eval import Accuracy, evaluate
+from ebmbench.suites.robustness.sanity import Outcome, run_checks
+from ebmbench.suites.robustness.suite import RobustnessOptions, RobustnessSuite
+from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView
 
 SEED = 3
 

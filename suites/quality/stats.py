@@ -9,8 +9,8 @@ import torch
 
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.extractors.base import METRICS, make_extractor, to_uint8
-from ebmbench.suites.quality_metrics import Reference, extract, save_stats
-from ebmbench.suites.quality_store import tensor_digest
+from ebmbench.suites.quality.metrics import Reference, extract, save_stats
+from ebmbench.suites.quality.store import tensor_digest
 
 
 def write_reference_stats(dataset: str, split: str, out: Path, extractor_name: str | None = None,

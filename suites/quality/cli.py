@@ -26,7 +26,7 @@ def stats(dataset: str, split: str, out: Path, extractor: str | None, inception_
     """Write reference feature statistics (for `run quality --set reference_stats=PATH`)."""
     from ebmbench.data.base import DataContext, default_data_root
     from ebmbench.devices import resolve_device
-    from ebmbench.suites.quality_stats import write_reference_stats
+    from ebmbench.suites.quality.stats import write_reference_stats
 
     data = DataContext(root=data_root or default_data_root(), download=download)
     path = write_reference_stats(dataset, split, out, extractor, inception_weights, not no_features,

@@ -18,7 +18,7 @@ import numpy as np
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
 
-from .ood_metrics import LABELS, METRICS
+from .metrics import LABELS, METRICS
 
 Scores = dict[str, np.ndarray]  # "MODEL/SCORE" -> one score per image
 

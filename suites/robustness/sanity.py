@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from ebmbench.suites.robustness_eval import Accuracy, paired_tolerance
+from ebmbench.suites.robustness.eval import Accuracy, paired_tolerance
 
 CHECKS = ("eps0_clean", "monotone", "adaptive_vs_transfer", "masked_gradients")
 TRANSFER = "transfer-from-classifier"

@@ -44,7 +44,7 @@ from ebmbench.options import check_ranges
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path, atomic_write_text
 from ebmbench.suite import Suite, SuiteContext
-from ebmbench.suites.robustness_attacks import (
+from ebmbench.suites.robustness.attacks import (
     NORMS,
     AttackSpec,
     attack_batches,
@@ -53,11 +53,11 @@ from ebmbench.suites.robustness_attacks import (
     parse_eps,
     step_size,
 )
-from ebmbench.suites.robustness_baselines import default_baselines
-from ebmbench.suites.robustness_eval import Accuracy, evaluate
-from ebmbench.suites.robustness_report import save_curves, save_table
-from ebmbench.suites.robustness_sanity import Outcome, run_checks
-from ebmbench.suites.robustness_views import PlainView, Purification, PurifiedView, can_purify
+from ebmbench.suites.robustness.baselines import default_baselines
+from ebmbench.suites.robustness.eval import Accuracy, evaluate
+from ebmbench.suites.robustness.report import save_curves, save_table
+from ebmbench.suites.robustness.sanity import Outcome, run_checks
+from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView, can_purify
 
 ADAPTIVE = ("bpda+eot", "full")
 

@@ -27,7 +27,7 @@ from ebmbench.models.base import Capability
 from ebmbench.options import check_ranges
 from ebmbench.records import Record
 from ebmbench.suite import Suite, SuiteContext
-from ebmbench.suites.quality_metrics import (
+from ebmbench.suites.quality.metrics import (
     FeatureCollector,
     MetricSettings,
     Reference,
@@ -36,9 +36,9 @@ from ebmbench.suites.quality_metrics import (
     load_stats,
     read_stats_header,
 )
-from ebmbench.suites.quality_plots import energy_trace, quality_vs_steps, sample_grid
-from ebmbench.suites.quality_sampling import SamplingPlan, draw_samples
-from ebmbench.suites.quality_store import (
+from ebmbench.suites.quality.plots import energy_trace, quality_vs_steps, sample_grid
+from ebmbench.suites.quality.sampling import SamplingPlan, draw_samples
+from ebmbench.suites.quality.store import (
     FeatureCache,
     SampleCache,
     SampleFile,

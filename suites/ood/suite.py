@@ -34,7 +34,10 @@ from ebmbench.rundir import atomic_write_text
 from ebmbench.scoring import check_finite, score_set
 from ebmbench.suite import Suite, SuiteContext
 
-from . import ood_data, ood_metrics, ood_report, ood_scores
+from . import data as ood_data
+from . import metrics as ood_metrics
+from . import report as ood_report
+from . import scores as ood_scores
 
 EMBEDDED = ("digits",)  # datasets whose default baselines are cheap enough to train on first use
 # Training settings of the default baselines beyond their family's defaults. The classifier trains with Gaussian

@@ -1,0 +1,1 @@
+"""The ood suite: see `suite.py` for its spec and entry point."""

@@ -1,0 +1,1 @@
+"""The quality suite: see `suite.py` for its spec and entry point."""

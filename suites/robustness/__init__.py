@@ -1,0 +1,1 @@
+"""The robustness suite: see `suite.py` for its spec and entry point."""
