@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Record:
-    """One measured number and what produced it (DESIGN.md's results contract)."""
+    """One measured number and what produced it (ARCHITECTURE.md, "Run directories and records")."""
 
     suite: str
     suite_version: str

@@ -1,23 +1,49 @@
 """The project's registries and its built-in entries (lazy, so listing imports nothing heavy).
 
-Other packages add entries through the entry-point groups ``ebmbench.suites``, ``ebmbench.datasets`` and
-``ebmbench.models``.
+Built-in suites are found, not listed: every subpackage of ``ebmbench.suites`` with a ``spec.py`` holding a
+``SPEC`` (torch-free) is a suite, registered under ``SPEC.name`` (see ARCHITECTURE.md). Other packages add
+entries through the entry-point groups ``ebmbench.suites``, ``ebmbench.datasets`` and ``ebmbench.models``.
 """
 
 from __future__ import annotations
 
-from ebmbench.registry import Registry
+import importlib
+import pkgutil
 
-SUITES: Registry = Registry("suite", "ebmbench.suites")
+from ebmbench.registry import Registry
+from ebmbench.spec import SuiteSpec
+
+SUITE_PACKAGE = "ebmbench.suites"
+_discovered = False
+
+
+def _discover_suites() -> None:
+    """Register each built-in suite package's spec (``SPECS``) and implementation (``SUITES``), once."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    package = importlib.import_module(SUITE_PACKAGE)
+    for found in pkgutil.iter_modules(package.__path__):
+        if not found.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"{SUITE_PACKAGE}.{found.name}.spec")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{SUITE_PACKAGE}.{found.name}.spec":
+                raise
+            continue
+        spec: SuiteSpec = module.SPEC
+        SPECS.register(spec.name, spec, replace=True)
+        if spec.name not in SUITES._entries:
+            SUITES.register(spec.name, spec.implementation)
+
+
+SUITES: Registry = Registry("suite", "ebmbench.suites", discover=_discover_suites)
+SPECS: Registry = Registry("suite spec", discover=_discover_suites)
 DATASETS: Registry = Registry("dataset", "ebmbench.datasets")
 MODELS: Registry = Registry("model", "ebmbench.models")
 EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
-
-# --- suites: name -> Suite subclass -------------------------------------------------------------------------
-SUITES.register("energy", "ebmbench.suites.energy:EnergySuite")
-SUITES.register("ood", "ebmbench.suites.ood.suite:OODSuite")
-SUITES.register("quality", "ebmbench.suites.quality.suite:QualitySuite")
-SUITES.register("robustness", "ebmbench.suites.robustness.suite:RobustnessSuite")
 
 # --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
 DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")
@@ -49,3 +75,20 @@ MODELS.register("pixelcnn", "ebmbench.models.pixelcnn:PixelCNN")
 # --- feature extractors for the quality metrics: name -> Extractor subclass ----------------------------------
 EXTRACTORS.register("digits-cnn", "ebmbench.extractors.digits_cnn:DigitsCNNExtractor")
 EXTRACTORS.register("inception-v3-compat", "ebmbench.extractors.inception:InceptionExtractor")
+
+
+def suite_spec(name: str) -> SuiteSpec | None:
+    """The spec of suite ``name``: a built-in's from its spec module (no torch), a plugin's from its Suite
+    class; None for a suite unknown here or one that cannot be imported (its records still get reported)."""
+    if name in SPECS:
+        return SPECS.get(name)
+    try:
+        return getattr(SUITES.get(name), "spec", None)
+    except Exception:  # an unknown or broken plugin: reports fall back to what the records say
+        return None
+
+
+def suite_specs() -> list[SuiteSpec]:
+    """The specs of every registered suite that has one, by name."""
+    names = sorted(set(SPECS.names()) | set(SUITES.names()))
+    return [spec for name in names if (spec := suite_spec(name)) is not None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -24,10 +24,12 @@ class UnknownNameError(EbmbenchError):
 class Registry(Generic[T]):
     """Named entries of one kind, with lazy imports, duplicate checks and entry-point discovery."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None, base: type | None = None) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None, base: type | None = None,
+                 discover: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self.group = entry_point_group
         self.base = base
+        self.discover = discover  # registers built-in entries found on first use (e.g. the suite packages)
         self._entries: dict[str, Any] = {}
         self._entry_points_loaded = False
 
@@ -45,9 +47,13 @@ class Registry(Generic[T]):
         return obj
 
     def _load_entry_points(self) -> None:
-        if self._entry_points_loaded or self.group is None:
+        if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
+        if self.discover is not None:
+            self.discover()
+        if self.group is None:
+            return
         for ep in entry_points(group=self.group):
             if ep.name not in self._entries:
                 self._entries[ep.name] = ep.value

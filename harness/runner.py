@@ -49,7 +49,8 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
               baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
               data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
               model_name: str | None = None, cache_dir: Path | None = None) -> RunDir:
-    """Run ``suite_name`` on ``checkpoint``; returns the run directory (see DESIGN.md's run contract)."""
+    """Run ``suite_name`` on ``checkpoint``; returns the run directory (ARCHITECTURE.md, "Run directories and
+    records")."""
     suite_cls: type[Suite] = SUITES.get(suite_name)
     options = build_options(suite_cls.Options, settings)
     model_name = model_name or Path(checkpoint).stem

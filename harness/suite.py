@@ -17,6 +17,7 @@ from ebmbench.data.base import DataContext, ImageSet, load_dataset
 from ebmbench.models.base import Capability, Model
 from ebmbench.records import Record
 from ebmbench.rundir import RunDir
+from ebmbench.spec import SuiteSpec
 
 
 @dataclass
@@ -51,8 +52,10 @@ class SuiteContext:
 
 
 class Suite:
-    """Base class. Subclasses set the class attributes and implement ``run`` (and ``check`` to fail fast)."""
+    """Base class. Subclasses set ``spec`` (name, version, description, metrics and headline come from it),
+    ``Options`` and ``requires``, and implement ``run`` (and ``check`` to fail fast)."""
 
+    spec: ClassVar[SuiteSpec | None] = None
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
@@ -61,6 +64,12 @@ class Suite:
     headline: ClassVar[str] = ""
     quickstart: ClassVar[tuple[str, ...]] = ()  # ``--set`` pairs the quickstart runs this suite with
     uses_baselines: ClassVar[bool] = False  # whether --baseline models take part (refused otherwise)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.spec is not None:  # the spec is the one place these facts are declared
+            cls.name, cls.version, cls.description = cls.spec.name, cls.spec.version, cls.spec.description
+            cls.headline = cls.spec.headline
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -74,8 +83,21 @@ class Suite:
     def record(self, ctx: SuiteContext, metric: str, value: float, eval_set: str, *, model: str | None = None,
                higher_is_better: bool | None = None, ci: tuple[float, float] | None = None, n: int | None = None,
                **extra: Any) -> Record:
-        """A record stamped with this suite, its version, the model, dataset and seed."""
+        """A record stamped with this suite, its version, the model, dataset and seed; the direction of better
+        comes from the spec, which must declare the metric (a suite without a spec passes it)."""
+        higher_is_better = self._direction(metric, higher_is_better)
         return Record(suite=self.name, suite_version=self.version, model=model or ctx.model_name,
                       dataset=ctx.dataset, eval_set=eval_set, metric=metric, value=float(value),
                       ci_low=None if ci is None else float(ci[0]), ci_high=None if ci is None else float(ci[1]),
                       n=n, seed=ctx.seed, higher_is_better=higher_is_better, extra=extra)
+
+    def _direction(self, metric: str, given: bool | None) -> bool | None:
+        if self.spec is None:
+            return given
+        declared = self.spec.metric(metric)
+        if declared is None:
+            raise ValueError(f"suite {self.name!r} records metric {metric!r}, which its spec does not declare")
+        if given is not None and given != declared.higher_is_better:
+            raise ValueError(f"suite {self.name!r}: metric {metric!r} recorded with higher_is_better={given}, but "
+                             f"its spec says {declared.higher_is_better}")
+        return declared.higher_is_better

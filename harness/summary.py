@@ -6,18 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ebmbench.records import Record
-
-# ``extra`` fields that change what a number means; shown beside it so rows are never ambiguous
-SETTING_KEYS = ("score", "extractor", "steps", "protocol", "threat_model", "norm", "epsilon")
+from ebmbench.registries import suite_spec, suite_specs
 
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
 
+def setting_keys(suite: str) -> tuple[str, ...]:
+    """The ``extra`` keys that change what the suite's numbers mean (its spec's qualifiers); for a suite
+    unknown here, those of every known suite."""
+    spec = suite_spec(suite)
+    if spec is not None:
+        return spec.qualifier_keys()
+    return tuple(dict.fromkeys(key for known in suite_specs() for key in known.qualifier_keys()))
+
+
 def _setting(record: Record) -> str:
+    """The record's qualifiers, shown beside its number so rows are never ambiguous."""
     parts = []
-    for key in SETTING_KEYS:
+    for key in setting_keys(record.suite):
         value = record.extra.get(key)
         if value is not None:
             parts.append(f"{key}={_fmt(value) if isinstance(value, float) else value}")

@@ -9,11 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from ebmbench.reports.meta import META
+from ebmbench.reports.meta import declared, meta
 
-# What identifies "the same model and configuration": everything but the seed and the run directory.
-SEED_KEY: tuple[str, ...] = ("suite", "suite_version", "dataset", "model", "options", "eval_set", "metric",
-                             "higher_is_better", *META)
+
+def seed_key() -> tuple[str, ...]:
+    """What identifies "the same model and configuration": everything but the seed and the run directory."""
+    return ("suite", "suite_version", "dataset", "model", "options", "eval_set", "metric", "higher_is_better",
+            *meta())
 
 
 def with_spread(frame: pd.DataFrame) -> pd.DataFrame:
@@ -26,14 +28,16 @@ def with_spread(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per model and configuration: mean over seeds, ``pm`` = standard deviation across seeds.
+    """One row per model and configuration: the seeds combined as the metric's spec says (mean, or median),
+    ``pm`` = standard deviation across seeds.
 
     A configuration seen with a single seed keeps its own confidence interval, so nothing pretends to a
     spread that was not measured.
     """
     groups: dict[tuple, list[dict[str, Any]]] = {}
+    key = seed_key()
     for row in with_spread(frame).to_dict("records"):
-        groups.setdefault(tuple(_key(row[c]) for c in SEED_KEY), []).append(row)
+        groups.setdefault(tuple(_key(row[c]) for c in key), []).append(row)
     rows = [_merge(members) for members in groups.values()]
     return pd.DataFrame(rows, columns=[*frame.columns, "pm", "pm_kind", "n_seeds"])
 
@@ -44,7 +48,9 @@ def _merge(members: list[dict[str, Any]]) -> dict[str, Any]:
         return first
     values = [float(m["value"]) for m in members]
     runs = sorted({str(m["run"]) for m in members})
-    first.update(value=statistics.fmean(values), pm=statistics.stdev(values), pm_kind="sd",
+    metric = declared(str(first["suite"]), str(first["metric"]))
+    value = metric.aggregate(values) if metric is not None else statistics.fmean(values)
+    first.update(value=value, pm=statistics.stdev(values), pm_kind="sd",
                  n_seeds=len(members), seed=None, ci_low=math.nan, ci_high=math.nan,
                  run=runs[0] if len(runs) == 1 else f"{len(runs)} runs")
     return first

@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ebmbench.reports.load import RunSet
-from ebmbench.reports.meta import COMPARABILITY, META
+from ebmbench.reports.meta import comparability, declared, meta
 from ebmbench.reports.tolerances import Tolerance, Tolerances, check_names
 
-IDENTITY: tuple[str, ...] = ("suite", "model", "eval_set", "metric",
-                             *(k for k in META if k not in COMPARABILITY))
+
+def identity_keys() -> tuple[str, ...]:
+    """What a number measures: suite, model, eval set, metric and the qualifiers that need not agree."""
+    agree = comparability()
+    return ("suite", "model", "eval_set", "metric", *(k for k in meta() if k not in agree))
 
 REGRESSION, IMPROVED, UNCHANGED, WITHIN_CI = "regression", "improved", "unchanged", "within CI"
 NO_DIRECTION, IGNORED, NOT_COMPARABLE, MISSING, NEW = "no direction", "ignored", "not comparable", "missing", "new"
@@ -147,7 +150,7 @@ def judge(base: Measurement, cand: Measurement, tol: Tolerance) -> tuple[str, fl
 
 def _pair(ident: tuple, base: dict[tuple, Measurement], cand: dict[tuple, Measurement],
           tolerances: Tolerances) -> list[Comparison]:
-    identity = dict(zip(IDENTITY, ident, strict=True))
+    identity = dict(zip(identity_keys(), ident, strict=True))
     tol = tolerances.get(identity["suite"], identity["metric"])
     out = []
     for comp in [c for c in base if c in cand]:
@@ -167,12 +170,13 @@ def _pair(ident: tuple, base: dict[tuple, Measurement], cand: dict[tuple, Measur
 def _measurements(runs: RunSet, rename: dict[str, str]) -> dict[tuple, dict[tuple, Measurement]]:
     """identity -> comparability fields -> measurement (seeds of one measurement averaged)."""
     groups: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
+    identity, agree = identity_keys(), comparability()
     for row in runs.frame.to_dict("records"):
         row = {k: v if k == "value" else _none(v) for k, v in row.items()}
         display = row["model"]
         row["model"] = rename.get(display, display)
-        ident = tuple(row[k] for k in IDENTITY)
-        comp = tuple(row[k] for k in COMPARABILITY)
+        ident = tuple(row[k] for k in identity)
+        comp = tuple(row[k] for k in agree)
         groups.setdefault(ident, {}).setdefault(comp, []).append({**row, "display": display})
     return {i: {c: _measurement(rows) for c, rows in by.items()} for i, by in groups.items()}
 
@@ -184,6 +188,9 @@ def _measurement(rows: list[dict[str, Any]]) -> Measurement:
               "model": rows[0]["display"], "runs": tuple(dict.fromkeys(r["run"] for r in rows))}
     if len(rows) == 1:
         return Measurement(values[0], rows[0]["ci_low"], rows[0]["ci_high"], **common)
+    metric = declared(str(rows[0]["suite"]), str(rows[0]["metric"]))
+    if metric is not None and metric.aggregation != "mean":  # no t-interval for a median: no interval
+        return Measurement(metric.aggregate(values), None, None, **common)
     mean = statistics.fmean(values)
     half = _t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return Measurement(mean, mean - half, mean + half, **common)
@@ -222,11 +229,11 @@ def _options_by_suite(runs: RunSet) -> dict[str, dict[str, Any]]:
 
 
 def _differences(base: tuple, cand: tuple) -> str:
-    return "; ".join(f"{name} {b} → {c}" for name, b, c in zip(COMPARABILITY, base, cand, strict=True) if b != c)
+    return "; ".join(f"{name} {b} → {c}" for name, b, c in zip(comparability(), base, cand, strict=True) if b != c)
 
 
 def _context(comp: tuple) -> dict[str, Any]:
-    return dict(zip(COMPARABILITY, comp, strict=True))
+    return dict(zip(comparability(), comp, strict=True))
 
 
 def _t975(dof: int) -> float:

@@ -15,12 +15,16 @@ import pandas as pd
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.records import Record
-from ebmbench.reports.meta import META, direction
+from ebmbench.reports.meta import direction, meta
 from ebmbench.rundir import MANIFEST, RESULTS, RunDir
 
 RECORD_COLUMNS: tuple[str, ...] = ("suite", "suite_version", "model", "dataset", "eval_set", "metric", "value",
                                    "ci_low", "ci_high", "n", "seed", "higher_is_better")
-COLUMNS: tuple[str, ...] = ("run", "main_model", "options", *RECORD_COLUMNS, *META, "extra")
+
+
+def columns() -> tuple[str, ...]:
+    """The frame's columns: run, record fields, one per qualifier the suites declare, and ``extra``."""
+    return ("run", "main_model", "options", *RECORD_COLUMNS, *meta(), "extra")
 
 
 @dataclass
@@ -85,17 +89,18 @@ def _records(path: Path) -> list[Record]:
 def _frame(label: str, manifest: dict[str, Any], records: list[Record]) -> pd.DataFrame:
     identity = manifest.get("identity", {}) if isinstance(manifest.get("identity"), dict) else {}
     options = json.dumps(identity.get("options", {}), sort_keys=True, default=str)
-    rows = [_row(label, str(manifest.get("model", "")), options, rec) for rec in records]
-    return pd.DataFrame(rows, columns=list(COLUMNS), dtype=object) if rows else _empty()
+    keys = meta()
+    rows = [_row(label, str(manifest.get("model", "")), options, rec, keys) for rec in records]
+    return pd.DataFrame(rows, columns=list(columns()), dtype=object) if rows else _empty()
 
 
-def _row(label: str, main_model: str, options: str, rec: Record) -> dict[str, Any]:
+def _row(label: str, main_model: str, options: str, rec: Record, keys: tuple[str, ...]) -> dict[str, Any]:
     row: dict[str, Any] = {"run": label, "main_model": main_model, "options": options}
     row.update({name: getattr(rec, name) for name in RECORD_COLUMNS})
     row["value"] = float(rec.value)
-    row["higher_is_better"] = direction(rec.metric, rec.higher_is_better)
+    row["higher_is_better"] = direction(rec.suite, rec.metric, rec.higher_is_better)
     extra = rec.extra if isinstance(rec.extra, dict) else {}
-    row.update({key: _hashable(extra.get(key)) for key in META})
+    row.update({key: _hashable(extra.get(key)) for key in keys})
     row["extra"] = extra
     return row
 
@@ -110,7 +115,7 @@ def _hashable(value: Any) -> Any:
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(COLUMNS), dtype=object)
+    return pd.DataFrame(columns=list(columns()), dtype=object)
 
 
 def _looks_like_run(path: Path) -> bool:

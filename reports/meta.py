@@ -1,44 +1,70 @@
-"""What reports know about metrics and metadata: direction of "better", headline metrics, which ``extra``
-fields change the meaning of a number.
-
-Suites own these facts; this module only supplies fallbacks for records that leave them out (a record's own
-``higher_is_better`` always wins), so that reports stay fast and never import a suite (and torch) to render.
+"""What reports know about metrics and metadata, read from the suites' specs (``ebmbench.spec``) through the
+registry: direction of "better", headline metrics, display names, and which ``extra`` fields change the
+meaning of a number. Specs are torch-free, so reports stay fast; a record's own ``higher_is_better`` always
+wins, and records of a suite unknown here fall back to what the known suites declare.
 """
 
 from __future__ import annotations
 
 import math
 
-# ``extra`` fields that make two numbers different measurements. Row metadata becomes table rows (a FID at
-# 10 steps is not a FID at 80 steps); column metadata belongs to a model's column (EBM scored by -E(x)).
-ROW_META: tuple[str, ...] = ("extractor", "steps", "norm", "epsilon")
-COLUMN_META: tuple[str, ...] = ("score", "threat_model")
-META: tuple[str, ...] = ROW_META + COLUMN_META
+from ebmbench.registries import suite_spec, suite_specs
+from ebmbench.spec import Metric
 
-# Fields that must agree before a baseline and a candidate number may be compared.
-COMPARABILITY: tuple[str, ...] = ("suite_version", "dataset", "extractor")
-
-META_LABELS: dict[str, str] = {"extractor": "extractor", "steps": "steps", "norm": "norm", "epsilon": "ε",
-                               "score": "score", "threat_model": "threat model"}
-
-# Direction of "better" for metrics whose records do not say (None: no direction, e.g. a mean energy).
-DIRECTIONS: dict[str, bool] = {
-    "fid": False, "kid": False, "kid_mean": False, "inception_score": True, "is": True, "precision": True,
-    "recall": True, "auroc": True, "aupr_in": True, "aupr_out": True, "fpr95": False, "accuracy": True,
-    "robust_accuracy": True, "clean_accuracy": True,
-    "train_test_gap": False, "noise_margin": True, "bits_per_dim": False,
-}
-
-# Headline metric of the built-in suites; other suites are asked through the registry.
-HEADLINES: dict[str, str] = {"energy": "train_test_gap", "quality": "fid", "ood": "auroc",
-                             "robustness": "robust_accuracy"}
+# Record fields (besides the qualifiers that must agree) that must match before two numbers are compared.
+RECORD_COMPARABILITY: tuple[str, ...] = ("suite_version", "dataset")
 
 
-def direction(metric: str, higher_is_better: bool | None) -> bool | None:
-    """The record's own direction if it has one, else the known direction of the metric's name, else None."""
+def _union(place: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(key for spec in suite_specs() for key in spec.qualifier_keys(place)))
+
+
+def row_meta() -> tuple[str, ...]:
+    """Qualifiers that give a value its own table row (a FID at 10 steps is not a FID at 80 steps)."""
+    return _union("row")
+
+
+def column_meta() -> tuple[str, ...]:
+    """Qualifiers that belong to a model's column (an EBM scored by -E(x))."""
+    return _union("column")
+
+
+def meta() -> tuple[str, ...]:
+    """Every qualifier reports keep as a column of their frames: row, then column qualifiers."""
+    return row_meta() + column_meta()
+
+
+def comparability() -> tuple[str, ...]:
+    """Fields that must agree before a baseline and a candidate number may be compared."""
+    agree = dict.fromkeys(q.key for spec in suite_specs() for q in spec.qualifiers if q.must_agree)
+    return (*RECORD_COMPARABILITY, *agree)
+
+
+def meta_label(key: str) -> str:
+    """A qualifier's header in tables (ε for epsilon)."""
+    for spec in suite_specs():
+        for q in spec.qualifiers:
+            if q.key == key:
+                return q.header
+    return key
+
+
+def declared(suite: str, metric: str) -> Metric | None:
+    """The suite's declaration of ``metric``; for a suite unknown here, the one declaration of that metric
+    name among the known suites (None when there is none, or several that disagree)."""
+    spec = suite_spec(suite)
+    if spec is not None:
+        return spec.metric(metric)
+    found = {m for s in suite_specs() if (m := s.metric(metric)) is not None}
+    return found.pop() if len({m.higher_is_better for m in found}) == 1 else None
+
+
+def direction(suite: str, metric: str, higher_is_better: bool | None) -> bool | None:
+    """The record's own direction if it has one, else the declared one, else None."""
     if higher_is_better is not None and not _is_nan(higher_is_better):
         return bool(higher_is_better)
-    return DIRECTIONS.get(metric)
+    known = declared(suite, metric)
+    return None if known is None else known.higher_is_better
 
 
 def arrow(higher_is_better: bool | None) -> str:
@@ -49,15 +75,9 @@ def arrow(higher_is_better: bool | None) -> str:
 
 
 def headline(suite: str) -> str | None:
-    """The suite's headline metric: built-in table first (no import), then the suite class itself."""
-    if suite in HEADLINES:
-        return HEADLINES[suite]
-    try:
-        from ebmbench.registries import SUITES
-
-        return getattr(SUITES.get(suite), "headline", None) or None
-    except Exception:  # an unknown or broken suite still gets a report, just without a headline
-        return None
+    """The suite's headline metric (None for a suite unknown here)."""
+    spec = suite_spec(suite)
+    return spec.headline if spec is not None else None
 
 
 def meta_text(value: object) -> str:

@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from ebmbench.reports.cells import Cell, Row, Table, mark_best
-from ebmbench.reports.meta import meta_text
+from ebmbench.reports.meta import arrow, declared, meta_text
 from ebmbench.reports.published import mark, source_notes
 from ebmbench.rundir import atomic_path
 
+# Our metric first (its spec gives the header and direction), then the names published tables use for it.
 IS_NAMES: tuple[str, ...] = ("inception_score", "is", "isc")
 FID_NAMES: tuple[str, ...] = ("fid",)
 OOD_SET_ORDER: tuple[str, ...] = ("svhn", "textures", "constant", "uniform", "interp", "cifar100", "celeba")
@@ -38,7 +39,7 @@ def quality_table(frame: pd.DataFrame, published: pd.DataFrame) -> Table:
     """Rows: our quality runs (with extractor and steps), then the published models; columns IS ↑ and FID ↓."""
     table = Table(title="Sample quality: Inception Score and FID",
                   label_headers=["model", "dataset", "eval set", "extractor", "steps", "source"],
-                  columns=["IS ↑", "FID ↓"])
+                  columns=[_header("quality", IS_NAMES[0]), _header("quality", FID_NAMES[0])])
     ours = _records(frame, "quality", IS_NAMES + FID_NAMES)
     for key, recs in _group(ours, ("model", "dataset", "eval_set", "extractor", "steps", "seed", "run")).items():
         model, dataset, eval_set, extractor, steps, seed, _ = key
@@ -75,10 +76,11 @@ def _ood_table(dataset: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> Table:
         columns[f"{model} [{paper}]"] = {_set_name(s, dataset): _their_cell(r, ("auroc",))
                                          for s, r in _group(recs, ("eval_set",)).items()}
     sets = _ordered_sets({s for col in columns.values() for s in col}, dataset)
-    table = Table(title=f"OOD detection AUROC ↑, in-distribution {dataset}", label_headers=["OOD set"],
-                  columns=list(columns))
+    table = Table(title=f"OOD detection {_header('ood', 'auroc')}, in-distribution {dataset}",
+                  label_headers=["OOD set"], columns=list(columns))
     for name in sets:
-        row = Row(labels=[name], cells=[columns[c].get(name, Cell()) for c in columns], higher_is_better=True)
+        row = Row(labels=[name], cells=[columns[c].get(name, Cell()) for c in columns],
+                  higher_is_better=_direction("ood", "auroc"))
         mark_best(row)
         table.rows.append(row)
     table.notes = ["bold: best in row. Each source's average is its own (the paper's over its five sets, ours over "
@@ -144,11 +146,12 @@ def _robustness_label(model: str, defense: Any, threat: Any) -> str:
 
 def _robustness_grid(columns: dict[str, dict[tuple, Cell]], theirs: pd.DataFrame, ours: pd.DataFrame) -> Table:
     keys = sorted({k for col in columns.values() for k in col}, key=_row_order)
-    table = Table(title="Adversarial robustness: accuracy ↑ under PGD", label_headers=["norm", "ε"],
+    better = _direction("robustness", ROBUST_NAMES[0])
+    table = Table(title=f"Adversarial robustness: accuracy {arrow(better)} under PGD", label_headers=["norm", "ε"],
                   columns=list(columns))
     for key in keys:
         row = Row(labels=[str(key[0]), epsilon_text(key[1])], cells=[columns[c].get(key, Cell()) for c in columns],
-                  higher_is_better=True)
+                  higher_is_better=better)
         mark_best(row)
         table.rows.append(row)
     table.notes = ["bold: best in row. The paper's robustness figure is not available as numbers; only published "
@@ -202,6 +205,17 @@ def robustness_figure(frame: pd.DataFrame, path: Path) -> Path | None:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
+def _direction(suite: str, metric: str) -> bool | None:
+    known = declared(suite, metric)
+    return None if known is None else known.higher_is_better
+
+
+def _header(suite: str, metric: str) -> str:
+    """A metric's display name and arrow, as its suite's spec declares them (``IS ↑``)."""
+    known = declared(suite, metric)
+    return metric if known is None else f"{known.label} {arrow(known.higher_is_better)}".strip()
+
+
 def _records(frame: pd.DataFrame, suite: str, metrics: tuple[str, ...]) -> pd.DataFrame:
     return frame[(frame["suite"] == suite) & frame["metric"].isin(metrics)]
 

@@ -13,11 +13,15 @@ from typing import Any
 import pandas as pd
 
 from ebmbench.reports.cells import Cell, Row, Table, mark_best
-from ebmbench.reports.meta import COLUMN_META, META_LABELS, ROW_META, arrow, headline, meta_text
+from ebmbench.reports.meta import arrow, column_meta, headline, meta_label, meta_text, row_meta
 
 TABLE_KEY: tuple[str, ...] = ("suite", "suite_version", "dataset")
-COLUMN_KEY: tuple[str, ...] = ("model", *COLUMN_META, "options", "seed", "run")
 LAST_SETS: tuple[str, ...] = ("average",)
+
+
+def column_key() -> tuple[str, ...]:
+    """What tells a table's columns apart: the model, its column qualifiers, configuration, seed and run."""
+    return ("model", *column_meta(), "options", "seed", "run")
 
 
 def build_tables(frame: pd.DataFrame) -> list[Table]:
@@ -31,11 +35,11 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
 
 def _table(key: tuple, records: list[dict[str, Any]]) -> Table:
     suite, version, dataset = key
-    meta_keys = [k for k in ROW_META if any(meta_text(r[k]) for r in records)]
+    meta_keys = [k for k in row_meta() if any(meta_text(r[k]) for r in records)]
     columns = _columns(records)
     row_ids = _row_ids(records, meta_keys, headline(suite))
     table = Table(title=f"{suite} (v{version}) on {dataset}",
-                  label_headers=["metric", "eval set", *(META_LABELS[k] for k in meta_keys)],
+                  label_headers=["metric", "eval set", *(meta_label(k) for k in meta_keys)],
                   columns=list(columns.values()))
     cells: dict[tuple, dict[tuple, dict[str, Any]]] = {}
     duplicates = 0
@@ -73,7 +77,7 @@ def _row_id(rec: dict[str, Any], meta_keys: list[str]) -> tuple:
 
 
 def _col_id(rec: dict[str, Any]) -> tuple:
-    return tuple(_norm(rec[k]) for k in COLUMN_KEY)
+    return tuple(_norm(rec[k]) for k in column_key())
 
 
 def _row_ids(records: list[dict[str, Any]], meta_keys: list[str], head: str | None) -> list[tuple]:
@@ -99,14 +103,15 @@ def _columns(records: list[dict[str, Any]]) -> dict[tuple, str]:
 
 
 def _column_label(cid: tuple, ids: list[tuple], n_seeds: int) -> str:
-    model, score, threat, options, seed, run = cid
-    label = model + "".join(f" [{m}]" for m in (score, threat) if m is not None)
-    siblings = [i for i in ids if i[:3] == cid[:3]]
-    if len({i[3] for i in siblings}) > 1:
-        label += f" cfg{sorted({i[3] for i in siblings}, key=str).index(options) + 1}"
-    if len({i[4] for i in siblings}) > 1 and seed is not None:
+    model, *qualifiers, options, seed, run = cid
+    label = model + "".join(f" [{m}]" for m in qualifiers if m is not None)
+    k = 1 + len(qualifiers)  # (model, qualifiers) identify the column; configuration, seed and run follow
+    siblings = [i for i in ids if i[:k] == cid[:k]]
+    if len({i[k] for i in siblings}) > 1:
+        label += f" cfg{sorted({i[k] for i in siblings}, key=str).index(options) + 1}"
+    if len({i[k + 1] for i in siblings}) > 1 and seed is not None:
         label += f" seed {seed}"
-    if any(i[3:5] == cid[3:5] and i != cid for i in siblings):
+    if any(i[k:k + 2] == cid[k:k + 2] and i != cid for i in siblings):
         label += f" ({run})"
     return label + (f" ({n_seeds} seeds)" if n_seeds > 1 else "")
 

@@ -1,8 +1,9 @@
 """How much worse a metric may get before ``ebmbench compare`` calls it a regression.
 
-A tolerance allows a worsening of ``max(abs, rel * |baseline|)``. Each suite has a default (OOD and robustness
-numbers live in [0, 1], so an absolute allowance fits them; FID, IS and energies scale with the data, so a
-relative one fits them). A TOML file overrides any part, most specific last::
+A tolerance allows a worsening of ``max(abs, rel * |baseline|)``. The defaults are declared in each suite's spec
+(``ebmbench.spec``: the suite's, or a metric's own; OOD and robustness numbers live in [0, 1], so an absolute
+allowance fits them; FID, IS and energies scale with the data, so a relative one fits them). A TOML file
+overrides any part, most specific last::
 
     ["*"]              # every suite
     rel = 0.05
@@ -24,30 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ebmbench.errors import EbmbenchError
+from ebmbench.registries import suite_spec
+from ebmbench.spec import DEFAULT_TOLERANCE, Tolerance
+
+__all__ = ["Tolerance", "Tolerances", "check_names", "load_tolerances"]
 
 FIELDS: dict[str, type] = {"abs": float, "rel": float, "ignore": bool}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Allowed worsening: ``abs`` in the metric's units, ``rel`` as a fraction of the baseline value."""
-
-    abs: float = 0.0
-    rel: float = 0.0
-    ignore: bool = False
-
-    def allowed(self, baseline: float) -> float:
-        """The largest worsening from ``baseline`` that is still not a regression."""
-        return max(self.abs, self.rel * abs(baseline))
-
-
-DEFAULTS: dict[str, Tolerance] = {
-    "*": Tolerance(rel=0.05),
-    "energy": Tolerance(rel=0.10),
-    "quality": Tolerance(rel=0.05),
-    "ood": Tolerance(abs=0.02),
-    "robustness": Tolerance(abs=0.02),
-}
 
 
 @dataclass
@@ -58,9 +41,10 @@ class Tolerances:
     path: str | None = None
 
     def get(self, suite: str, metric: str) -> Tolerance:
-        """The tolerance for ``metric`` of ``suite``: the suite's default, then the overrides for every suite,
+        """The tolerance for ``metric`` of ``suite``: its spec's default, then the overrides for every suite,
         for the metric in every suite, for the suite, and for the metric of the suite."""
-        tol = DEFAULTS.get(suite, DEFAULTS["*"])
+        spec = suite_spec(suite)
+        tol = spec.tolerance_for(metric) if spec is not None else DEFAULT_TOLERANCE
         for key in ("*", f"*.{metric}", suite, f"{suite}.{metric}"):
             tol = replace(tol, **self.overrides.get(key, {}))
         return tol

@@ -17,7 +17,7 @@ from ebmbench.reports.compare import (
     Measurement,
     Verdict,
 )
-from ebmbench.reports.meta import META_LABELS, meta_text
+from ebmbench.reports.meta import meta, meta_label, meta_text
 from ebmbench.reports.render import md_escape
 
 HEADLINES: dict[int, str] = {0: "✅ no regression", 1: "❌ regression", 2: "⚠️ unusable input"}
@@ -115,10 +115,11 @@ def _model(comp: Comparison) -> str:
 
 
 def _details(comp: Comparison) -> str:
-    meta = {**{k: v for k, v in comp.identity.items() if k in META_LABELS}, **comp.context}
-    meta.pop("dataset", None)
-    meta.pop("suite_version", None)
-    parts = [f"{META_LABELS.get(k, k)}={meta_text(v)}" for k, v in meta.items() if meta_text(v)]
+    qualifiers = meta()
+    shown = {**{k: v for k, v in comp.identity.items() if k in qualifiers}, **comp.context}
+    shown.pop("dataset", None)
+    shown.pop("suite_version", None)
+    parts = [f"{meta_label(k)}={meta_text(v)}" for k, v in shown.items() if meta_text(v)]
     return "; ".join(parts)
 
 

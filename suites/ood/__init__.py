@@ -1,1 +1,1 @@
-"""The ood suite: see `suite.py` for its spec and entry point."""
+"""The ood suite: see `spec.py` for what it declares and `suite.py` for how it measures."""

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("auroc", "aupr_in", "aupr_out", "fpr95")
-HIGHER_IS_BETTER = {"auroc": True, "aupr_in": True, "aupr_out": True, "fpr95": False}
-LABELS = {"auroc": "AUROC", "aupr_in": "AUPR-IN", "aupr_out": "AUPR-OUT", "fpr95": "FPR@95TPR"}
+from ebmbench.spec import Metric
+
+# Declared here, beside their computation in ``_Ranking.metrics`` (torch-free, so the suite's spec reads them).
+DETECTION: tuple[Metric, ...] = (Metric("auroc", True, "AUROC"), Metric("aupr_in", True, "AUPR-IN"),
+                                 Metric("aupr_out", True, "AUPR-OUT"), Metric("fpr95", False, "FPR@95TPR"))
+METRICS: tuple[str, ...] = tuple(m.name for m in DETECTION)
 TPR_LEVEL = 0.95
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
 
-from .metrics import LABELS, METRICS
+from .metrics import DETECTION
 
 Scores = dict[str, np.ndarray]  # "MODEL/SCORE" -> one score per image
 
@@ -122,9 +122,10 @@ def markdown_table(records: Sequence[Record], sets: Sequence[str], intro: str, n
     bpd = {r.model: r for r in records if r.metric == "bits_per_dim"}
     heads = [_header(m, s, labels[(m, s)], per_model[m] == 1) for m, s in columns]
     lines = ["# OOD detection", "", intro, ""]
-    for metric in METRICS:
-        arrow = "higher is better" if metric != "fpr95" else "lower is better"
-        lines += [f"## {LABELS[metric]} ({arrow})", "", "| OOD set | " + " | ".join(heads) + " |",
+    for declared in DETECTION:
+        metric = declared.name
+        arrow = "higher is better" if declared.higher_is_better else "lower is better"
+        lines += [f"## {declared.label} ({arrow})", "", "| OOD set | " + " | ".join(heads) + " |",
                   "|---|" + "---|" * len(heads)]
         for row in [*sets, "average"]:
             cells = [_cell(index.get((m, s, row, metric))) for m, s in columns]

@@ -38,6 +38,7 @@ from . import data as ood_data
 from . import metrics as ood_metrics
 from . import report as ood_report
 from . import scores as ood_scores
+from .spec import SPEC
 
 EMBEDDED = ("digits",)  # datasets whose default baselines are cheap enough to train on first use
 # Training settings of the default baselines beyond their family's defaults. The classifier trains with Gaussian
@@ -73,12 +74,9 @@ class OODOptions:
 class OODSuite(Suite):
     """AUROC / AUPR / FPR@95TPR of OOD scores (energy, likelihood, classifier) per OOD set, with bootstrap CIs."""
 
-    name = "ood"
-    version = "1"
-    description = "OOD detection (AUROC, AUPR, FPR@95) of energy scores vs Glow, PixelCNN++ and classifier baselines"
+    spec = SPEC
     requires = ()
     Options = OODOptions
-    headline = "auroc"
     uses_baselines = True
     quickstart = ("scores=all", "n=300", "bootstrap=200")
 
@@ -236,8 +234,7 @@ class OODSuite(Suite):
     def _metric_records(self, ctx: SuiteContext, column: str, eval_set: str, estimates: dict[str, Any], n: int,
                         **extra: Any) -> list[Record]:
         model, score = column.rsplit("/", 1)
-        return [self.record(ctx, metric, est.value, eval_set, model=model, ci=est.ci, n=n,
-                            higher_is_better=ood_metrics.HIGHER_IS_BETTER[metric], score=score,
+        return [self.record(ctx, metric, est.value, eval_set, model=model, ci=est.ci, n=n, score=score,
                             score_label=ood_scores.SCORES[score].label, positive=POSITIVE,
                             bootstrap=self.options.bootstrap, ci_level=0.95, **self._provenance(model), **extra)
                 for metric, est in estimates.items()]
@@ -274,7 +271,7 @@ class OODSuite(Suite):
             if model.has(Capability.LOG_PROB):
                 bpd = score_set(model.bits_per_dim, data, ctx.device, self.options.batch_size)
                 records.append(self.record(ctx, "bits_per_dim", bpd.mean().item(), f"{ctx.dataset}:test",
-                                           model=name, higher_is_better=False, n=len(bpd),
+                                           model=name, n=len(bpd),
                                            **self._provenance(name)))
         return records
 

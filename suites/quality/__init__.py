@@ -1,1 +1,1 @@
-"""The quality suite: see `suite.py` for its spec and entry point."""
+"""The quality suite: see `spec.py` for what it declares and `suite.py` for how it measures."""

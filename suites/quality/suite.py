@@ -38,6 +38,7 @@ from ebmbench.suites.quality.metrics import (
 )
 from ebmbench.suites.quality.plots import energy_trace, quality_vs_steps, sample_grid
 from ebmbench.suites.quality.sampling import SamplingPlan, draw_samples
+from ebmbench.suites.quality.spec import SPEC
 from ebmbench.suites.quality.store import (
     FeatureCache,
     SampleCache,
@@ -49,7 +50,6 @@ from ebmbench.suites.quality.store import (
 
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the smallest set when that is smaller
 LARGE_SET = 10_000  # held-out splits at least this big are CIFAR-class: the default N is then 50 000
-DIRECTIONS = {"inception_score": True, "fid": False, "kid": False, "precision": True, "recall": True}
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,9 @@ class Setup:
 class QualitySuite(Suite):
     """Sample quality of an EBM's Langevin samples: IS, FID, KID, precision/recall, against steps."""
 
-    name = "quality"
-    version = "1"
-    description = "IS, FID, KID, precision/recall of Langevin samples; quality against sampling steps"
+    spec = SPEC
     requires = (Capability.ENERGY, Capability.SAMPLE)
     Options = QualityOptions
-    headline = "fid"
     quickstart = ("steps=0,10,20,40,80",)
 
     def __init__(self, options: QualityOptions) -> None:
@@ -330,12 +327,9 @@ class QualitySuite(Suite):
         common.pop("layers")
         spreads = {"inception_score": "inception_score_std", "kid": "kid_std"}
         records = []
-        for metric, higher in DIRECTIONS.items():
-            if metric not in values:
-                continue
+        for metric in [m.name for m in SPEC.metrics if m.name in values]:
             more = {"std": values[spreads[metric]]} if metric in spreads else {}
-            records.append(self.record(ctx, metric, values[metric], eval_set, higher_is_better=higher, n=n,
-                                       **common, **more))
+            records.append(self.record(ctx, metric, values[metric], eval_set, n=n, **common, **more))
         return records
 
     # ---- artifacts -------------------------------------------------------------------------------------------

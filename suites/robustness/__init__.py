@@ -1,1 +1,1 @@
-"""The robustness suite: see `suite.py` for its spec and entry point."""
+"""The robustness suite: see `spec.py` for what it declares and `suite.py` for how it measures."""

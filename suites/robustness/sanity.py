@@ -21,8 +21,8 @@ from itertools import pairwise
 from typing import Any
 
 from ebmbench.suites.robustness.eval import Accuracy, paired_tolerance
+from ebmbench.suites.robustness.spec import CHECKS
 
-CHECKS = ("eps0_clean", "monotone", "adaptive_vs_transfer", "masked_gradients")
 TRANSFER = "transfer-from-classifier"
 ADAPTIVE = ("bpda+eot", "full", "autoattack")
 WHITE_BOX = ("white-box", "bpda+eot", "full", "autoattack")

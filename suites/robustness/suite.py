@@ -57,6 +57,7 @@ from ebmbench.suites.robustness.baselines import default_baselines
 from ebmbench.suites.robustness.eval import Accuracy, evaluate
 from ebmbench.suites.robustness.report import save_curves, save_table
 from ebmbench.suites.robustness.sanity import Outcome, run_checks
+from ebmbench.suites.robustness.spec import SPEC
 from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView, can_purify
 
 ADAPTIVE = ("bpda+eot", "full")
@@ -126,12 +127,9 @@ class Plan:
 class RobustnessSuite(Suite):
     """Clean and robust accuracy per (model, defense, threat model, norm, epsilon), with sanity checks."""
 
-    name = "robustness"
-    version = "1"
-    description = "PGD robustness (L∞, L2) of the EBM as a classifier, purified or not, vs baselines"
+    spec = SPEC
     requires = (Capability.LOGITS,)
     Options = RobustnessOptions
-    headline = "robust_accuracy"
     uses_baselines = True
     # about a CPU minute on the digits (plus the default baselines' training on first use); the unrolled
     # ``full`` attack costs several times BPDA's, so the quickstart leaves it to full runs
@@ -293,10 +291,9 @@ class RobustnessSuite(Suite):
                meta: dict[str, Any]) -> Record:
         where = f"{meta['norm']}@{meta['epsilon_label']}" if meta else "test"
         purification = t.purification.describe() if defense == "langevin" and t.purification else "none"
-        return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name,
-                           higher_is_better=True, ci=acc.ci(), n=acc.n, threat_model=threat, defense=defense,
-                           purification=purification, draws=acc.draws, draw_std=acc.draw_std,
-                           per_draw=acc.per_draw, **meta)
+        return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name, ci=acc.ci(),
+                           n=acc.n, threat_model=threat, defense=defense, purification=purification,
+                           draws=acc.draws, draw_std=acc.draw_std, per_draw=acc.per_draw, **meta)
 
     # --- results ----------------------------------------------------------------------------------------------
 
@@ -315,7 +312,7 @@ class RobustnessSuite(Suite):
             warnings.warn(f"robustness sanity ({w['check']}): {w['model']} [{w['defense']}] {w['threat_model']} "
                           f"{w['norm']} ε={w['epsilon_label']}: {w['message']}", RobustnessWarning, stacklevel=2)
         ctx.commit("sanity", [self.record(ctx, f"sanity_{check}", sum(w["check"] == check for w in found), "all",
-                                          higher_is_better=False, n=count,
+                                          n=count,
                                           passed=not any(w["check"] == check for w in found))
                               for check, count in counts.items()])
         atomic_write_text(ctx.run.file("warnings.json"), json.dumps(found, indent=2) + "\n")

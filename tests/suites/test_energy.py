@@ -63,6 +63,6 @@ def test_resumed_finished_run_scores_nothing_again(dummy_path: Path, tmp_path: P
     def fail(*args, **kwargs):
         raise AssertionError("a finished unit was scored again")
 
-    monkeypatch.setattr("ebmbench.suites.energy.score_set", fail)
+    monkeypatch.setattr("ebmbench.suites.energy.suite.score_set", fail)
     run_suite("energy", dummy_path, tmp_path / "run", ["noise_n=20"], progress=False)
     assert (tmp_path / "run" / "results.jsonl").read_text() == before

@@ -16,6 +16,8 @@ from ebmbench.plots import save_histograms
 from ebmbench.scoring import check_finite, free_energy, score_set
 from ebmbench.suite import Suite, SuiteContext
 
+from .spec import SPEC
+
 
 @dataclass(frozen=True)
 class EnergyOptions:
@@ -43,12 +45,9 @@ def _mean_ci(values: torch.Tensor) -> tuple[float, tuple[float, float]]:
 class EnergySuite(Suite):
     """Mean and spread of E(x) on train, test and uniform noise; the test-minus-train gap."""
 
-    name = "energy"
-    version = "1"
-    description = "energies on train/test/noise and the train/test gap (overfitting check)"
+    spec = SPEC
     requires = (Capability.ENERGY,)
     Options = EnergyOptions
-    headline = "train_test_gap"
 
     def run(self, ctx: SuiteContext) -> None:
         plot = ctx.run.file("energy_hist.png")
@@ -73,11 +72,10 @@ class EnergySuite(Suite):
             records.append(self.record(ctx, "energy_mean", mean, name, ci=ci, n=len(values)))
             records.append(self.record(ctx, "energy_std", values.std().item(), name, n=len(values)))
         gap, gap_ci = _diff_ci(energies["test"], energies["train"])
-        records.append(self.record(ctx, "train_test_gap", gap, "test-train", ci=gap_ci, higher_is_better=False,
-                                   n=len(energies["test"])))
+        records.append(self.record(ctx, "train_test_gap", gap, "test-train", ci=gap_ci, n=len(energies["test"])))
         margin, margin_ci = _diff_ci(energies["uniform"], energies["test"])
         records.append(self.record(ctx, "noise_margin", margin, "uniform-test", ci=margin_ci,
-                                   higher_is_better=True, n=len(energies["uniform"])))
+                                   n=len(energies["uniform"])))
         return records
 
 

@@ -1,0 +1,1 @@
+"""The energy suite: see `spec.py` for what it declares and `suite.py` for how it measures."""

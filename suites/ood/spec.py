@@ -1,0 +1,17 @@
+"""The ood suite's spec (torch-free; see ebmbench.spec). The detection metrics are declared beside their
+computation in ``metrics.py``."""
+
+from ebmbench.spec import Metric, Qualifier, SuiteSpec, Tolerance
+
+from .metrics import DETECTION
+
+SPEC = SuiteSpec(
+    name="ood",
+    version="1",
+    description="OOD detection (AUROC, AUPR, FPR@95) of energy scores vs Glow, PixelCNN++ and classifier baselines",
+    metrics=(*DETECTION, Metric("bits_per_dim", False, "bits/dim")),
+    headline="auroc",
+    qualifiers=(Qualifier("score", "score", place="column"),),
+    tolerance=Tolerance(abs=0.02),  # the detection metrics live in [0, 1]: an absolute allowance
+    implementation="ebmbench.suites.ood.suite:OODSuite",
+)
