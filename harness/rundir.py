@@ -50,6 +50,42 @@ def atomic_path(path: Path):
         tmp.unlink(missing_ok=True)
 
 
+MAX_JSON_BYTES = 256 * 1024 * 1024  # a manifest or results file beyond this is not one ebmbench wrote
+
+
+def read_text(path: Path, what: str) -> str:
+    """A run directory's text file, strictly UTF-8; any problem is one EbmbenchError naming the file."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise EbmbenchError(f"{path} is too large for a {what} file ({path.stat().st_size} bytes)")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EbmbenchError(f"{path} is corrupt (not UTF-8 text at byte {exc.start})") from None
+    except OSError as exc:
+        raise EbmbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A run directory's JSON file, parsed; damage is one EbmbenchError naming the file."""
+    try:
+        return json.loads(read_text(path, what))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise EbmbenchError(f"{path} is corrupt (not JSON: {getattr(exc, 'msg', 'nested too deeply')})") from None
+
+
+def _parse_record(path: Path, number: int, line: str, last: bool) -> Record:
+    """One results line as a record; errors give the line number in the file, and a damaged last line
+    without its newline is called truncated (an interrupted copy, not an ebmbench write)."""
+    try:
+        return Record.from_json(json.loads(line))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        kind = "truncated" if last else "damaged"
+        raise EbmbenchError(f"{path} is corrupt ({kind} results line {number}: "
+                            f"{getattr(exc, 'msg', 'nested too deeply')})") from None
+    except (TypeError, ValueError, KeyError) as exc:
+        raise EbmbenchError(f"{path} is corrupt (results line {number}: {exc})") from None
+
+
 def git_revision() -> str:
     """The git commit of the ebmbench source tree, or "unknown" outside a checkout."""
     try:
@@ -85,10 +121,10 @@ class RunDir:
     def manifest(self) -> dict[str, Any]:
         if not self.exists():
             raise EbmbenchError(f"{self.path} is not an ebmbench run directory (no {MANIFEST})")
-        try:
-            return json.loads(self.manifest_path.read_text())
-        except json.JSONDecodeError:
-            raise EbmbenchError(f"{self.manifest_path} is corrupt; delete the run directory and re-run") from None
+        manifest = read_json(self.manifest_path, "manifest")
+        if not isinstance(manifest, dict):
+            raise EbmbenchError(f"{self.manifest_path} is corrupt (not a JSON object); re-run into a new --out")
+        return manifest
 
     def start(self, identity: dict[str, Any], details: dict[str, Any], overwrite: bool = False) -> bool:
         """Open the run: a new manifest, or resume one whose identity matches. True when resuming."""
@@ -134,14 +170,16 @@ class RunDir:
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
 
     def records(self) -> list[Record]:
-        """Every record committed so far."""
+        """Every record committed so far; a damaged line is one error naming its real line number."""
         if not self.results_path.exists():
             return []
-        lines = self.results_path.read_text().splitlines()
-        try:
-            return [Record.from_json(json.loads(line)) for line in lines if line.strip()]
-        except (json.JSONDecodeError, TypeError, ValueError, KeyError) as exc:
-            raise EbmbenchError(f"{self.results_path} is corrupt ({exc}); re-run with --overwrite") from None
+        text = read_text(self.results_path, "results")
+        lines = text.split("\n")
+        records = []
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                records.append(_parse_record(self.results_path, number, line, last=number == len(lines)))
+        return records
 
     def done_units(self) -> set[str]:
         return {r.extra["unit"] for r in self.records() if "unit" in r.extra}

@@ -123,22 +123,39 @@ def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdo
     from ebmbench.reports.verdict import junit_xml, markdown_summary, unusable_junit
 
     try:
-        tolerances = load_tolerances(tolerance_file)
-        verdict = compare_runs(load_runs([baseline]), load_runs([candidate]), tolerances, allow_missing)
+        verdict = unusable_as_error(lambda: compare_runs(load_runs([baseline]), load_runs([candidate]),
+                                                         load_tolerances(tolerance_file), allow_missing))
+        summary = unusable_as_error(lambda: markdown_summary(verdict))
+        xml = unusable_as_error(lambda: junit_xml(verdict))
     except EbmbenchError as exc:
         _write_unusable(str(exc), markdown_out, junit_out, unusable_junit)
         click.echo(f"error: {exc}", err=True)
-        raise click.exceptions.Exit(exc.exit_code) from None
-    summary = markdown_summary(verdict)
+        raise click.exceptions.Exit(2) from None
     click.echo(summary, nl=False)
     _write(markdown_out, summary)
-    _write(junit_out, junit_xml(verdict))
+    _write(junit_out, xml)
     raise click.exceptions.Exit(verdict.exit_code)
+
+
+def unusable_as_error(read: Callable[[], Any]) -> Any:
+    """Run ``read`` (loading and judging the runs) so that ANY failure is unusable input, never a verdict:
+    a CI gate must not read a damaged file as a regression (exit 1) or crash with a traceback. Errors we
+    foresaw already say what is wrong; anything else is named by its type and message, on one line."""
+    try:
+        return read()
+    except EbmbenchError:
+        raise
+    except Exception as exc:  # the exit-code contract needs every failure to be exit 2
+        detail = " ".join(str(exc).split())[:300]
+        raise EbmbenchError(f"the runs cannot be read ({type(exc).__name__}: {detail})") from None
 
 
 def _write_unusable(message: str, markdown_out: Path | None, junit_out: Path | None,
                     junit: Callable[[str], str]) -> None:
-    _write(markdown_out, f"## ebmbench compare: ⚠️ unusable input\n\n{message}\n")
+    from ebmbench.reports.render import md_escape
+
+    _write(markdown_out, f"## ebmbench compare: ⚠️ unusable input\n\n{md_escape(message)}\n\n"
+                         "Exit code 2 (0 no regression, 1 regression, 2 unusable input).\n")
     _write(junit_out, junit(message))
 
 

@@ -62,9 +62,7 @@ def load_runs(paths: list[str | Path]) -> RunSet:
     frames, manifests = [], {}
     for path in find_run_dirs(paths):
         label = str(path)
-        manifest = RunDir(path).manifest()
-        if not isinstance(manifest, dict):
-            raise EbmbenchError(f"{path / MANIFEST} is corrupt (not a JSON object)")
+        manifest = checked_manifest(path, RunDir(path).manifest())
         manifests[label] = manifest
         frames.append(_frame(label, manifest, _records(path)))
     frame = pd.concat(frames, ignore_index=True) if frames else _empty()
@@ -73,6 +71,24 @@ def load_runs(paths: list[str | Path]) -> RunSet:
     if frame.empty:
         raise EbmbenchError(f"no results in {', '.join(str(p) for p in paths)} (empty {RESULTS})")
     return RunSet(frame=frame, manifests=manifests)
+
+
+MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "identity": dict, "status": str, "model": str, "artifacts": list, "ebmbench_version": str,
+    "git_revision": str, "device": str}
+
+
+def checked_manifest(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest, refused (one line naming the field) when a field reports read has the wrong type: a
+    hand-edited or foreign manifest must not crash a report or pass for a finished run."""
+    for name, kind in MANIFEST_FIELDS.items():
+        if name in manifest and not isinstance(manifest[name], kind):
+            raise EbmbenchError(f"{path / MANIFEST} is corrupt (field {name!r} is "
+                                f"{type(manifest[name]).__name__}, not {getattr(kind, '__name__', kind)})")
+    identity = manifest.get("identity", {})
+    if "options" in identity and not isinstance(identity["options"], dict):
+        raise EbmbenchError(f"{path / MANIFEST} is corrupt (identity.options is not a JSON object)")
+    return manifest
 
 
 def _records(path: Path) -> list[Record]:

@@ -11,6 +11,7 @@ import html
 import io
 import json
 import math
+import re
 from typing import Any
 
 from ebmbench.reports.cells import Cell, Table
@@ -30,7 +31,7 @@ def markdown_table(table: Table, level: int = 3) -> str:
     """A GitHub-flavoured Markdown table with a heading, best cells in bold, notes in italics below."""
     header = [md_escape(h) for h in [*table.label_headers, *table.columns]]
     rule = [":--"] * len(table.label_headers) + ["--:"] * len(table.columns)
-    lines = [f"{'#' * level} {table.title}", "", _md_line(header), _md_line(rule)]
+    lines = [f"{'#' * level} {md_escape(table.title)}", "", _md_line(header), _md_line(rule)]
     for row in table.rows:
         lines.append(_md_line([md_escape(x) for x in row.labels] + [_md_cell(c) for c in row.cells]))
     lines += ["", *(f"*{md_escape(n)}*" for n in table.notes)]
@@ -53,9 +54,34 @@ def _md_line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+_MD_SPECIAL = "\\`*|"
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
 def md_escape(text: str) -> str:
-    """Text safe inside a Markdown table cell (pipes and emphasis markers escaped)."""
-    return text.replace("|", "\\|").replace("*", "\\*")
+    """User text (model names, folder names, messages) as literal Markdown: no raw HTML, links, images,
+    emphasis, code spans or table breaks survive, and line breaks become spaces so a table row stays one row.
+    (A bracket only starts a link or image when ``](`` follows it, so brackets themselves stay readable.)"""
+    out = []
+    for ch in " ".join(str(text).splitlines()):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch in _MD_SPECIAL or (ch == "(" and out and out[-1] == "]"):
+            out.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def md_code(text: str) -> str:
+    """User text (a path) shown as inline code: the fence is longer than any run of backticks inside."""
+    text = " ".join(str(text).splitlines())
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # ---- LaTeX --------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from ebmbench.errors import EbmbenchError
 from ebmbench.reports.aggregate import aggregate_seeds, with_spread
 from ebmbench.reports.cells import Table
 from ebmbench.reports.load import RunSet, load_runs
-from ebmbench.reports.render import csv_tables, json_tables, latex_tables, markdown_tables
+from ebmbench.reports.render import csv_tables, json_tables, latex_tables, markdown_tables, md_code, md_escape
 from ebmbench.reports.tables import build_tables
 from ebmbench.rundir import atomic_write_text
 
@@ -105,7 +105,8 @@ def write_reports(paths: list[str | Path], out_dir: str | Path, aggregate: bool 
 def _markdown(runs: RunSet, tables: list[Table]) -> str:
     lines = ["# ebmbench report", "", "Runs:", ""]
     for s in run_summaries(runs):
-        lines.append(f"- `{s['run']}`: {', '.join(s['suites'])}; model {s['model']}, seed {s['seed']}; "
-                     f"{s['status']}; ebmbench {s['ebmbench_version']} (git {s['git_revision']})")
-    lines += ["", *(f"> **Warning:** {w}" for w in warnings(runs))]
+        text = (f"{', '.join(s['suites'])}; model {s['model']}, seed {s['seed']}; {s['status']}; "
+                f"ebmbench {s['ebmbench_version']} (git {s['git_revision']})")
+        lines.append(f"- {md_code(s['run'])}: {md_escape(text)}")
+    lines += ["", *(f"> **Warning:** {md_escape(w)}" for w in warnings(runs))]
     return "\n".join(lines).rstrip() + "\n\n" + markdown_tables(tables, level=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from ebmbench.reports.cells import format_number
@@ -18,7 +19,7 @@ from ebmbench.reports.compare import (
     Verdict,
 )
 from ebmbench.reports.meta import meta, meta_label, meta_text
-from ebmbench.reports.render import md_escape
+from ebmbench.reports.render import md_code, md_escape
 
 HEADLINES: dict[int, str] = {0: "✅ no regression", 1: "❌ regression", 2: "⚠️ unusable input"}
 ATTENTION: tuple[str, ...] = (REGRESSION, NOT_COMPARABLE, MISSING)
@@ -62,7 +63,7 @@ def junit_xml(verdict: Verdict) -> str:
     for element in [root, *root]:
         _count(element)
     ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return xml_safe(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"
 
 
 def unusable_junit(message: str) -> str:
@@ -72,7 +73,16 @@ def unusable_junit(message: str) -> str:
                           skipped="0")
     case = ET.SubElement(suite, "testcase", classname="ebmbench.inputs", name="read runs")
     ET.SubElement(case, "error", type="unusable input", message=message)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return xml_safe(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (control characters, lone surrogates from undecodable
+    file names), which ElementTree would write as they are and so make the file unreadable to CI."""
+    return _XML_INVALID.sub("\ufffd", text)
 
 
 def _testcase(parent: ET.Element, comp: Comparison) -> None:
@@ -141,4 +151,4 @@ def _change(comp: Comparison) -> str:
 
 
 def _paths(paths: list[str]) -> str:
-    return ", ".join(f"`{p}`" for p in paths) or "–"
+    return ", ".join(md_code(p) for p in paths) or "–"

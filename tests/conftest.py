@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -57,3 +59,56 @@ def dummy_path(tmp_path: Path) -> Path:
     """A checkpoint of the Gaussian dummy energy on digits' shape."""
     info = ModelInfo(family="dummy", dataset="digits", input_shape=(1, 8, 8))
     return save_checkpoint(tmp_path / "dummy.safetensors", QuadraticEnergy(info, {"mean": 0.3, "std": 0.2}))
+
+
+# ---- hostile inputs: every refusal is one line, exit 2, no traceback, and touches nothing -----------------
+def tree_snapshot(root: Path) -> dict[str, bytes | str]:
+    """Every entry under ``root``: file bytes, link targets, "dir" for folders (what a refusal must not change)."""
+    out: dict[str, bytes | str] = {}
+    for path in sorted(root.rglob("*")):
+        key = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            out[key] = f"-> {path.readlink()}"
+        elif path.is_dir():
+            out[key] = "dir"
+        elif path.is_file():
+            out[key] = path.read_bytes()
+        else:
+            out[key] = "special"
+    return out
+
+
+def assert_one_line_refusal(result: Any, *needles: str) -> str:
+    """A CliRunner result that refused its input: exit 2, exactly one line ``error: ...`` on stderr, no
+    traceback anywhere; returns that line (lower-cased needles must all occur in it)."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), (needle, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def refused() -> Callable[..., str]:
+    """``refused(args, *needles, root=None, allowed=())``: run the ebmbench CLI, assert a one-line refusal,
+    and that nothing under ``root`` changed except the paths in ``allowed``."""
+    from click.testing import CliRunner
+
+    from ebmbench.cli import main
+
+    def run(args: list[str], *needles: str, root: Path | None = None, allowed: tuple[str, ...] = ()) -> str:
+        before = tree_snapshot(root) if root is not None else {}
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        line = assert_one_line_refusal(result, *needles)
+        if root is not None:
+            after = tree_snapshot(root)
+            for name in allowed:
+                before.pop(name, None)
+                after.pop(name, None)
+            assert before == after, sorted(set(before) ^ set(after)) or "a file's content changed"
+        return line
+
+    return run
