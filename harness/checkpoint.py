@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ebmbench import __version__
+from ebmbench import checkpoint_checks as checks
 from ebmbench.errors import CheckpointError
 from ebmbench.models.base import Model, ModelInfo
 
@@ -69,8 +70,16 @@ def file_sha256(path: str | Path) -> str:
 
 def read_header(path: str | Path) -> dict[str, Any]:
     """The checkpoint's JSON description, after checking the file is a complete safetensors file."""
-    path = Path(path)
+    return _read(Path(path))[0]
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checked description and the safetensors table (tensor name -> dtype, shape, data_offsets)."""
     if not path.is_file():
+        kind = checks.path_kind(path)
+        if kind is not None:
+            raise CheckpointError(f"no checkpoint at {path}: it is {kind}, not a checkpoint file; give the "
+                                  ".safetensors file itself")
         raise CheckpointError(f"no checkpoint at {path}; train one with `ebmbench train` or check the path")
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -82,37 +91,35 @@ def read_header(path: str | Path) -> dict[str, Any]:
         if len(head) < 8:
             raise CheckpointError(f"{path} is too short to be a checkpoint ({size} bytes); it is truncated or empty")
         (n,) = struct.unpack("<Q", head)
-        if n > size - 8 or n > 100_000_000:
+        if n > size - 8:
             raise CheckpointError(f"{path} is not a safetensors checkpoint or is truncated (bad header length)")
+        if n > checks.MAX_HEADER_BYTES:
+            raise CheckpointError(f"{path}: its header is {n} bytes, over the {checks.MAX_HEADER_BYTES} that an "
+                                  "ebmbench checkpoint can have; it is not one")
         raw = fh.read(n)
     try:
         table = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise CheckpointError(f"{path} is not a safetensors checkpoint (its header is not JSON)") from None
-    end = max((int(v["data_offsets"][1]) for k, v in table.items() if k != "__metadata__"), default=0)
-    if 8 + n + end > size:
-        raise CheckpointError(f"{path} is truncated ({size} bytes, needs {8 + n + end}); re-copy or re-train it")
-    meta = (table.get("__metadata__") or {}).get("ebmbench")
-    if meta is None:
-        raise CheckpointError(f"{path} is a safetensors file but not an ebmbench checkpoint (no description)")
-    return _check_description(path, meta)
+    meta = checks.check_table(path, table, size, n)
+    return _check_description(path, meta), table
 
 
 REQUIRED_KEYS: tuple[str, ...] = ("family", "info", "config")
 
 
 def _check_description(path: Path, meta: str) -> dict[str, Any]:
-    """The parsed ebmbench description, refused unless it is a JSON object of a format this version reads."""
+    """The parsed ebmbench description, refused unless it is a JSON object of a format this version reads
+    whose every field has the right type and range."""
     try:
         header = json.loads(meta)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an ebmbench checkpoint (its description is damaged or foreign); "
                               "re-train it or re-copy the original")
-    try:
-        version = int(header.get("format_version", 0))
-    except (TypeError, ValueError):
+    version = header.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
         version = -1
     if version < 1 or version > FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {header.get('format_version')!r}; this "
@@ -120,36 +127,51 @@ def _check_description(path: Path, meta: str) -> dict[str, Any]:
     if missing := [k for k in REQUIRED_KEYS if not isinstance(header.get(k), dict if k != "family" else str)]:
         raise CheckpointError(f"{path} is an incomplete ebmbench checkpoint (no valid {', '.join(missing)}); "
                               "re-train it or re-copy the original")
+    checks.check_description(path, header)
     return header
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
-    """Load and validate a checkpoint; every problem is a one-line CheckpointError."""
+    """Load and validate a checkpoint; every problem is a one-line CheckpointError.
+
+    Nothing is allocated before the description is checked and the architecture it describes, built on the
+    ``meta`` device, has exactly the file's weight names, shapes and floating-point dtypes."""
     from ebmbench.registries import MODELS
 
     path = Path(path)
-    header = read_header(path)
+    header, table = _read(path)
+    cls = MODELS.get(header["family"])
+    with checks.on_meta(len(table)):
+        expected = _built(path, header, cls).state_dict()
+    checks.check_against_file(path, expected, table)
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for corrupt data
         raise CheckpointError(f"{path} is corrupt: {exc}") from None
-    try:
-        model = build_model(header, MODELS.get(header["family"]))
-    except CheckpointError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    checks.check_finite(path, weights)
+    model = _built(path, header, cls)
     _load_weights(model, weights, path)
     state = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     model.to(device).eval()
     return Checkpoint(model, header, path, file_sha256(path), state)
 
 
+def _built(path: Path, header: dict[str, Any], cls: type[Model]) -> Model:
+    try:
+        return build_model(header, cls)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
 def build_model(header: dict[str, Any], cls: type[Model]) -> Model:
     """Rebuild the architecture a header describes."""
     try:
         return cls.from_config(ModelInfo.from_dict(header["info"]), header["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError) as exc:
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise CheckpointError(f"its config cannot build a model of family {header.get('family')!r} "
                               f"({problem}); re-train it or re-copy the original") from None
 

@@ -124,6 +124,7 @@ ARCH_PRESETS: dict[str, dict[str, Any]] = {
 
 def build_network(config: dict[str, Any], in_channels: int, out_dim: int, num_cond: int) -> nn.Module:
     """Build the network a config describes (``arch`` is ``small`` or ``resnet``)."""
+    check_network_config(config)
     kw = {k: v for k, v in config.items() if k not in {"arch"}}
     if config["arch"] == "small":
         return SmallConvNet(in_channels, out_dim, num_cond=num_cond, **kw)
@@ -131,6 +132,26 @@ def build_network(config: dict[str, Any], in_channels: int, out_dim: int, num_co
         kw["multipliers"] = tuple(kw.get("multipliers", (1, 2, 2)))
         return ResNetEnergy(in_channels, out_dim, num_cond=num_cond, **kw)
     raise ValueError(f"unknown arch {config['arch']!r}")
+
+
+CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "arch": str, "width": int, "multipliers": (list, tuple), "blocks_per_stage": int, "spectral_norm": bool,
+    "activation": str}
+
+
+def check_network_config(config: dict[str, Any]) -> None:
+    """A ValueError naming the first field of the wrong type or range (configs come from checkpoint files)."""
+    for key, value in config.items():
+        kind = CONFIG_TYPES.get(key, object)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            name = "list" if isinstance(kind, tuple) else kind.__name__
+            raise ValueError(f"network field {key!r} must be {name}, not {value!r:.40}")
+        if kind is int and value < 1:
+            raise ValueError(f"network field {key!r} must be >= 1, not {value}")
+    if config.get("activation", "swish") not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {config['activation']!r:.40}; one of {', '.join(ACTIVATIONS)}")
+    if not all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in config.get("multipliers", [1])):
+        raise ValueError("network field 'multipliers' must be a list of integers >= 1")
 
 
 def resolve_arch(name: str, **overrides: Any) -> dict[str, Any]:
