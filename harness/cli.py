@@ -6,13 +6,15 @@ User errors print one line and exit non-zero, without a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ebmbench import __version__
-from ebmbench.errors import EbmbenchError
+from ebmbench.errors import EbmbenchError, Terminated
 
 DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 DATA_ROOT = click.option("--data-root", type=click.Path(path_type=Path), default=None,
@@ -33,6 +35,28 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *args: An
     return f"warning: {message}\n"
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises ``Terminated`` (a KeyboardInterrupt) in the main thread, so a job
+    killed by Slurm or CI leaves its run marked ``interrupted`` as Ctrl-C does; the previous handler returns
+    afterwards."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class Main(click.Group):
     """Turns EbmbenchError into one line on stderr and its exit code; Ctrl-C into a resumable stop; warnings
     into one line without Python's file:line prefix."""
@@ -42,7 +66,11 @@ class Main(click.Group):
 
         warnings.formatwarning = _one_line_warning
         try:
-            return super().invoke(ctx)
+            with sigterm_as_interrupt():
+                return super().invoke(ctx)
+        except Terminated:
+            click.echo("terminated (SIGTERM): finished work is saved; re-run the same command to resume", err=True)
+            sys.exit(143)
         except EbmbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -23,3 +23,8 @@ class DivergenceError(EbmbenchError):
 
 class CapabilityError(EbmbenchError):
     """A suite needs something from a model that the model cannot do."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what Slurm, CI runners and `kill` send), raised like Ctrl-C so that a run stops the same way:
+    finished units kept, the manifest marked ``interrupted``, resumable."""

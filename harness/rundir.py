@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from ebmbench.records import Record
 
 MANIFEST = "manifest.json"
 RESULTS = "results.jsonl"
+LOCK = ".ebmbench.lock"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -127,7 +128,11 @@ class RunDir:
         return manifest
 
     def start(self, identity: dict[str, Any], details: dict[str, Any], overwrite: bool = False) -> bool:
-        """Open the run: a new manifest, or resume one whose identity matches. True when resuming."""
+        """Open the run: a new manifest, or resume one whose identity matches. True when resuming.
+
+        Refused when the folder is not a new or empty folder or an ebmbench run directory: the user's own
+        files are never written over or deleted, with or without ``--overwrite``."""
+        self.check_target()
         identity = json.loads(json.dumps(identity))
         if self.exists() and not overwrite:
             old = self.manifest()
@@ -148,6 +153,49 @@ class RunDir:
         self._write_manifest(manifest)
         return False
 
+    def check_target(self) -> None:
+        """Refuse a path that is not a folder, a folder holding files without an ebmbench manifest, or one whose
+        manifest ebmbench did not write: none of them is offered ``--overwrite``, which would delete the
+        user's files."""
+        if self.path.exists() and not self.path.is_dir():
+            raise EbmbenchError(f"{self.path} exists and is not a folder; choose another --out")
+        if not self.path.is_dir():
+            return
+        if not self.manifest_path.exists():
+            foreign = sorted(p.name for p in self.path.iterdir() if not _own_scratch(p.name))
+            if foreign:
+                raise EbmbenchError(f"{self.path} is not empty and is not an ebmbench run directory (no {MANIFEST}; "
+                                    f"it holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}); "
+                                    "choose a new or empty folder for --out")
+            return
+        try:
+            manifest = self.manifest()
+        except EbmbenchError as exc:
+            raise EbmbenchError(f"{exc}; ebmbench will not write into a folder whose manifest it cannot read: "
+                                "choose another --out, or move this folder away") from None
+        if not isinstance(manifest.get("identity"), dict) or "ebmbench_version" not in manifest:
+            raise EbmbenchError(f"{self.manifest_path} was not written by ebmbench; choose a new or empty folder "
+                                "for --out")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run directory's lock: a second writer (another run, or an --overwrite) is refused at once
+        with one line instead of mixing two runs' results under one manifest."""
+        from filelock import FileLock, Timeout
+
+        self.check_target()  # before creating anything in a folder that may be the user's
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise EbmbenchError(f"{self.path} is in use by another ebmbench run; wait for it to finish or choose "
+                                "another --out") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def finish(self, status: str = "complete", **details: Any) -> None:
         manifest = self.manifest()
         artifacts = sorted(set(manifest.get("artifacts", [])) | self.artifacts)
@@ -155,15 +203,14 @@ class RunDir:
                               **details})
 
     def _remove_previous_run(self) -> None:
-        """What an earlier run wrote here (its results and the artifacts its manifest lists), so that none of
-        it passes for the new run's; anything else in the directory is the user's and stays."""
-        try:
-            listed = self.manifest().get("artifacts", [])
-        except EbmbenchError:  # a corrupt manifest lists nothing we can trust
-            listed = []
-        for name in [RESULTS, *listed]:
+        """What an earlier run wrote here (its results and the artifacts its manifest lists, which it records as
+        it creates them, so a killed run's plots go too), so that none of it passes for the new run's; anything
+        else in the directory is the user's and stays. Links are never followed."""
+        listed = self.manifest().get("artifacts", [])
+        root = self.path.resolve()
+        for name in [RESULTS, *(n for n in listed if isinstance(n, str))]:
             path = self.path / name
-            if path.is_file() and path.resolve().is_relative_to(self.path.resolve()):
+            if not path.is_symlink() and path.is_file() and path.resolve().is_relative_to(root):
                 path.unlink()
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -192,8 +239,29 @@ class RunDir:
         atomic_write_text(self.results_path, text)
 
     def file(self, name: str) -> Path:
-        """Path of an artifact (plot, table) inside the run directory."""
-        path = self.path / name
+        """Path of an artifact (plot, table) inside the run directory; listed in the manifest at once, so that
+        ``--overwrite`` after a killed run still knows it is ebmbench's."""
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise EbmbenchError(f"artifact name {name!r} would leave the run directory {self.path}")
+        path = self.path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.artifacts.add(Path(name).as_posix())
+        key = relative.as_posix()
+        if key not in self.artifacts:
+            self.artifacts.add(key)
+            self._list_artifact(key)
         return path
+
+    def _list_artifact(self, key: str) -> None:
+        if not self.exists():
+            return
+        manifest = self.manifest()
+        listed = manifest.get("artifacts", [])
+        if key not in listed:
+            self._write_manifest({**manifest, "artifacts": sorted({*listed, key})})
+
+
+def _own_scratch(name: str) -> bool:
+    """Files ebmbench itself leaves in a run directory that holds no manifest yet: the lock, a killed write's
+    temporary file."""
+    return name == LOCK or name.startswith((f".{MANIFEST}.", f".{RESULTS}."))

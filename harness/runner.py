@@ -63,6 +63,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
         check_compatible(ckpt, name, other)
     suite = suite_cls(options)
     run = RunDir(out)
+    run.check_target()  # fail fast: before the suite's checks, refuse a folder that is not a run directory
     ctx = SuiteContext(model=ckpt.model, model_name=model_name,
                        dataset=ckpt.model.info.dataset, run=run, device=dev, seed=seed,
                        data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
@@ -75,14 +76,15 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     details = {**device_details(dev), "checkpoint": str(Path(checkpoint).resolve()), "model": ctx.model_name,
                "model_info": ckpt.model.info.to_dict(), "model_config": ckpt.model.config,
                "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}
-    resumed = run.start(identity, details, overwrite=overwrite)
-    ctx.done = run.done_units() if resumed else set()
-    try:
-        suite.run(ctx)
-    except BaseException as exc:
-        run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
-        raise
-    run.finish()
+    with run.locked():
+        resumed = run.start(identity, details, overwrite=overwrite)
+        ctx.done = run.done_units() if resumed else set()
+        try:
+            suite.run(ctx)
+        except BaseException as exc:  # Ctrl-C and SIGTERM (errors.Terminated) alike leave a resumable run
+            run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
+            raise
+        run.finish()
     return run
 
 
