@@ -18,7 +18,7 @@ from ebmbench.rundir import LOCK, RunDir
 # A real `ebmbench run energy` whose suite writes one plot and then waits: lets a test act on a live run.
 SLOW_RUN = """
 import sys, time
-import ebmbench.suites.energy as energy
+import ebmbench.suites.energy.suite as energy
 
 def slow(self, ctx):
     ctx.run.file("hist/stale.png").write_bytes(b"\\x89PNG from the killed run")
@@ -36,7 +36,9 @@ def _start_slow(model: Path, out: Path, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "run", "energy", "--model", str(model), "--out",
                              str(out), "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    assert line.strip() == "started", (line, proc.stderr.read() if proc.poll() is not None else "")
+    if line.strip() != "started":
+        proc.kill()
+        raise AssertionError(f"the slow run did not start: {line!r} {proc.communicate()[1]}")
     return proc
 
 
