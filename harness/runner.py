@@ -1,5 +1,6 @@
-"""Run one suite on one checkpoint into a run directory: resolve options, load and check models, fail fast,
-then run the suite's units, resuming where a previous run stopped."""
+"""Run one suite on one checkpoint into a run directory: resolve options, load and check models, let the suite
+prepare (``plan = suite.prepare(ctx)``: fail fast, before long work), then ``suite.run(ctx, plan)``, resuming
+where a previous run stopped."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ebmbench.checkpoint import Checkpoint, load_checkpoint
+from ebmbench.baselines import check_compatible
+from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import DataContext
 from ebmbench.devices import device_details, resolve_device, seed_everything
 from ebmbench.errors import EbmbenchError
@@ -23,14 +25,6 @@ def default_cache_dir() -> Path:
     import os
 
     return Path(os.environ.get("EBMBENCH_CACHE", Path.home() / ".cache" / "ebmbench")).expanduser()
-
-
-def check_compatible(main: Checkpoint, name: str, other: Checkpoint) -> None:
-    """A baseline must be trained on the same dataset and input shape as the model under test."""
-    a, b = main.model.info, other.model.info
-    if (a.dataset, tuple(a.input_shape)) != (b.dataset, tuple(b.input_shape)):
-        raise EbmbenchError(f"baseline {name!r} was trained on {b.dataset} {tuple(b.input_shape)} but the model on "
-                            f"{a.dataset} {tuple(a.input_shape)}; give a baseline trained on the same data")
 
 
 def _check_baseline_names(suite_cls: type[Suite], model_name: str, baselines: dict[str, Any]) -> None:
@@ -60,7 +54,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     require(ckpt.model, *suite_cls.requires, who=f"suite {suite_name!r}")
     loaded = {name: load_checkpoint(path, dev) for name, path in (baselines or {}).items()}
     for name, other in loaded.items():
-        check_compatible(ckpt, name, other)
+        check_compatible(ckpt.model.info, name, other.model.info)
     suite = suite_cls(options)
     run = RunDir(out)
     run.check_target()  # fail fast: before the suite's checks, refuse a folder that is not a run directory
@@ -69,7 +63,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
                        data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
                        cache_dir=cache_dir or default_cache_dir(), progress=progress)
     seed_everything(seed)
-    suite.check(ctx)
+    plan = suite.prepare(ctx)
     identity = {"suite": suite_name, "suite_version": suite_cls.version, "options": _jsonable(options),
                 "checkpoint_sha256": ckpt.sha256, "seed": seed, "dataset": ctx.dataset,
                 "baselines": {n: c.sha256 for n, c in loaded.items()}}
@@ -80,7 +74,7 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
         resumed = run.start(identity, details, overwrite=overwrite)
         ctx.done = run.done_units() if resumed else set()
         try:
-            suite.run(ctx)
+            suite.run(ctx, plan)
         except BaseException as exc:  # Ctrl-C and SIGTERM (errors.Terminated) alike leave a resumable run
             run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
             raise

@@ -53,7 +53,8 @@ class SuiteContext:
 
 class Suite:
     """Base class. Subclasses set ``spec`` (name, version, description, metrics and headline come from it),
-    ``Options`` and ``requires``, and implement ``run`` (and ``check`` to fail fast)."""
+    ``Options`` and ``requires``, and implement the lifecycle: ``plan = prepare(ctx)`` validates and resolves
+    everything before long work starts, then ``run(ctx, plan)`` computes and commits (ARCHITECTURE.md)."""
 
     spec: ClassVar[SuiteSpec | None] = None
     name: ClassVar[str]
@@ -74,10 +75,13 @@ class Suite:
     def __init__(self, options: Any) -> None:
         self.options = options
 
-    def check(self, ctx: SuiteContext) -> None:
-        """Validate inputs before long work starts (raise EbmbenchError). Default: nothing more to check."""
+    def prepare(self, ctx: SuiteContext) -> Any:
+        """Validate inputs and resolve what ``run`` needs (raise EbmbenchError), before any long work and before
+        the run directory is opened; the returned plan is handed to ``run``. Default: no plan."""
+        return None
 
-    def run(self, ctx: SuiteContext) -> None:
+    def run(self, ctx: SuiteContext, plan: Any) -> None:
+        """Compute and commit records in units, skipping those ``ctx.is_done``."""
         raise NotImplementedError
 
     def record(self, ctx: SuiteContext, metric: str, value: float, eval_set: str, *, model: str | None = None,

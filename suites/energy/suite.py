@@ -49,7 +49,7 @@ class EnergySuite(Suite):
     requires = (Capability.ENERGY,)
     Options = EnergyOptions
 
-    def run(self, ctx: SuiteContext) -> None:
+    def run(self, ctx: SuiteContext, plan: None) -> None:
         plot = ctx.run.file("energy_hist.png")
         if ctx.is_done("energies") and plot.exists():
             return  # a resumed, finished run: nothing to recompute

@@ -10,8 +10,8 @@ else (the reference code adds noise to one side only; we don't). Likelihood mode
 ``log_prob`` with one convention for all inputs.
 
 Baselines come from ``--baseline NAME=CKPT``; for the digits, when none is given, a Glow, a PixelCNN++ and a
-classifier are trained on the model's dataset on first use and cached (``default_baselines``; the classifier
-with Gaussian noise augmentation, see ``DEFAULT_SETTINGS``). Artifacts:
+classifier are trained on the model's dataset on first use and cached (``ebmbench.baselines``' rule; the
+classifier with Gaussian noise augmentation, see ``RECIPES``). Artifacts:
 ``scores/SET.csv`` (per-sample scores), ``hist/SET.png`` (histograms) and ``ood_table.md`` (the paper's layout).
 """
 
@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges
@@ -40,14 +41,17 @@ from . import report as ood_report
 from . import scores as ood_scores
 from .spec import SPEC
 
-EMBEDDED = ("digits",)  # datasets whose default baselines are cheap enough to train on first use
-# Training settings of the default baselines beyond their family's defaults. The classifier trains with Gaussian
-# noise augmentation: trained on clean digits only, its max-softmax AUROC on uniform noise is about 0.9 (softmax
-# overconfidence away from the data, Hein et al. 2019), with it 0.99 or more; a plain one can be given by --baseline.
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {"classifier": {"noise_aug": 1.0, "iterations": 1500}}
-DEFAULT_CAVEATS: dict[str, str] = {"classifier": "trained on noise-augmented digits, so the noise sets are easier "
-                                                 "for it than for a plain classifier"}
-DISPLAY = {"glow": "Glow", "pixelcnn": "PixelCNN++", "classifier": "classifier"}
+# Default baselines by family (``ebmbench.baselines``' rule; option ``default_baselines`` picks the families).
+# The classifier trains with Gaussian noise augmentation: trained on clean digits only, its max-softmax AUROC on
+# uniform noise is about 0.9 (softmax overconfidence away from the data, Hein et al. 2019), with it 0.99 or more;
+# a plain one can be given by --baseline.
+RECIPES: dict[str, Recipe] = {
+    "glow": Recipe("Glow", "glow"),
+    "pixelcnn": Recipe("PixelCNN++", "pixelcnn"),
+    "classifier": Recipe("classifier", "classifier", {"noise_aug": 1.0, "iterations": 1500},
+                         caveat="trained on noise-augmented digits, so the noise sets are easier for it than for "
+                                "a plain classifier"),
+}
 POSITIVE = "in-distribution"
 
 
@@ -71,6 +75,17 @@ class OODOptions:
         check_ranges(self, at_least_one=("n", "n_in", "batch_size"), non_negative=("bootstrap",))
 
 
+@dataclass
+class OODPlan:
+    """What ``prepare`` resolved (the OOD sets, the data's number of classes) and what the run adds to the
+    table's notes and to default baselines' records."""
+
+    sets: dict[str, Any]
+    num_classes: int
+    notes: list[str] = field(default_factory=list)
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # default baseline name -> provenance
+
+
 class OODSuite(Suite):
     """AUROC / AUPR / FPR@95TPR of OOD scores (energy, likelihood, classifier) per OOD set, with bootstrap CIs."""
 
@@ -80,16 +95,9 @@ class OODSuite(Suite):
     uses_baselines = True
     quickstart = ("scores=all", "n=300", "bootstrap=200")
 
-    def __init__(self, options: OODOptions) -> None:
-        super().__init__(options)
-        self.sets: dict[str, Any] = {}
-        self.notes: list[str] = []
-        self.defaults: dict[str, dict[str, Any]] = {}  # default baseline name -> what produced it
-        self.num_classes = 0  # of the in-distribution data (for the held-out classes of a class subset)
-
     # ---- before long work --------------------------------------------------------------------------------
 
-    def check(self, ctx: SuiteContext) -> None:
+    def prepare(self, ctx: SuiteContext) -> OODPlan:
         opts = self.options
         ood_scores.check_names(opts.scores)
         if not ood_scores.scores_for(ctx.model, opts.scores):
@@ -98,18 +106,19 @@ class OODSuite(Suite):
         unknown = [f for f in opts.default_baselines if f not in _registered_families()]
         if unknown:
             raise EbmbenchError(f"ood: default_baselines names unknown model families {unknown}")
-        self.num_classes = ctx.load("test").num_classes
-        self.sets = self._resolve_sets(ctx)
-        if not self.sets:
+        plan = OODPlan({}, ctx.load("test").num_classes)
+        plan.sets = self._resolve_sets(ctx, plan)
+        if not plan.sets:
             raise EbmbenchError("ood: no OOD set could be loaded; name some with --set sets=...")
+        return plan
 
-    def _resolve_sets(self, ctx: SuiteContext) -> dict[str, Any]:
+    def _resolve_sets(self, ctx: SuiteContext, plan: OODPlan) -> dict[str, Any]:
         """Load every OOD set; a missing default set is skipped with a warning, a missing named set is an error."""
         named = bool(self.options.sets)
         names = list(self.options.sets) or ood_data.default_sets(ctx.dataset, ctx.model.info.input_shape,
-                                                                  self.num_classes)
-        if not named and ood_data.held_out(ctx.dataset, self.num_classes) is None:
-            self.notes.append("near-OOD (held-out classes) needs models trained on a class subset, e.g. "
+                                                                  plan.num_classes)
+        if not named and ood_data.held_out(ctx.dataset, plan.num_classes) is None:
+            plan.notes.append("near-OOD (held-out classes) needs models trained on a class subset, e.g. "
                               "`ebmbench train --dataset classes:0-4:digits`; this model was trained on all of "
                               f"{ctx.dataset}, so the near-OOD set is left out")
         sets = {}
@@ -120,24 +129,17 @@ class OODSuite(Suite):
                 if named:
                     raise
                 warnings.warn(f"ood: skipping default OOD set {name!r}: {exc}", stacklevel=2)
-                self.notes.append(f"skipped {name}: {exc}")
+                plan.notes.append(f"skipped {name}: {exc}")
         return sets
-
-    def _baseline_families(self, ctx: SuiteContext) -> tuple[str, ...]:
-        if ctx.baselines or ood_data.base_dataset(ctx.dataset) not in EMBEDDED:
-            return ()
-        return self.options.default_baselines
 
     # ---- the run -----------------------------------------------------------------------------------------
 
-    def run(self, ctx: SuiteContext) -> None:
-        if not self.sets:
-            self.check(ctx)
-        models = self._models(ctx)
+    def run(self, ctx: SuiteContext, ood: OODPlan) -> None:
+        models = self._models(ctx, ood)
         plan = {name: ood_scores.scores_for(m, self.options.scores) for name, m in models.items()}
         for name in [n for n, scores in plan.items() if not scores]:
-            self.notes.append(f"{name}: none of the scores {', '.join(self.options.scores)} applies to it (it has "
-                              f"{ood_scores.describe(models[name])}), so it is left out")
+            ood.notes.append(f"{name}: none of the scores {', '.join(self.options.scores)} applies to it (it has "
+                             f"{ood_scores.describe(models[name])}), so it is left out")
             del plan[name]
         x_in, _ = ctx.load("test").tensors(self.options.n_in, seed=ctx.seed)
         if self.options.n_in is not None and len(x_in) < self.options.n_in:  # the records carry the real count
@@ -145,41 +147,26 @@ class OODSuite(Suite):
                           "using all of them", stacklevel=2)
         in_name = f"{ctx.dataset} (test)"
         if not ctx.is_done("bits_per_dim"):
-            ctx.commit("bits_per_dim", self._bpd_records(ctx, models, x_in, in_name))
+            ctx.commit("bits_per_dim", self._bpd_records(ctx, ood, models, x_in, in_name))
         scores_in: dict[str, np.ndarray] = {}
         per_set: dict[str, dict[str, ood_metrics.Estimate]] = {}
-        for set_name, imageset in self.sets.items():
+        for set_name, imageset in ood.sets.items():
             if not scores_in and not self._finished(ctx, set_name):
                 scores_in = self._score(ctx, models, plan, x_in, in_name)
-            per_set[set_name] = self._run_set(ctx, models, plan, scores_in, set_name, imageset, in_name)
+            per_set[set_name] = self._run_set(ctx, ood, models, plan, scores_in, set_name, imageset, in_name)
         if not ctx.is_done("average"):
-            ctx.commit("average", self._average_records(ctx, plan, per_set, len(x_in)))
-        self._write_table(ctx, in_name, len(x_in))
+            ctx.commit("average", self._average_records(ctx, ood, plan, per_set, len(x_in)))
+        self._write_table(ctx, ood, in_name, len(x_in))
 
-    def _models(self, ctx: SuiteContext) -> dict[str, Model]:
+    def _models(self, ctx: SuiteContext, ood: OODPlan) -> dict[str, Model]:
         """The model under test first, then --baseline models, then default baselines trained on first use."""
         models = {ctx.model_name: ctx.model, **ctx.baselines}
-        for family in self._baseline_families(ctx):
-            name = DISPLAY.get(family, family)
-            name = name if name not in models else f"{name}-default"
-            models[name] = self._default_baseline(ctx, family, name)
+        recipes = [RECIPES.get(f, Recipe(f, f)) for f in self.options.default_baselines]
+        for name, default in default_baselines(ctx, recipes, taken=models).items():
+            ood.notes.append(default.note())
+            ood.defaults[name] = default.provenance()
+            models[name] = default.model
         return models
-
-    def _default_baseline(self, ctx: SuiteContext, family: str, name: str) -> Model:
-        from ebmbench.checkpoint import load_checkpoint
-        from ebmbench.runner import check_compatible
-        from ebmbench.zoo import cached_model
-
-        settings = {"dataset": ctx.dataset, **DEFAULT_SETTINGS.get(family, {})}
-        path = cached_model(family, settings, ctx.cache_dir, ctx.device, data=ctx.data,
-                            progress=ctx.progress)
-        ckpt = load_checkpoint(path, ctx.device)
-        check_compatible(_AsCheckpoint(ctx.model), family, ckpt)
-        recipe = "".join(f", {k}={v}" for k, v in DEFAULT_SETTINGS.get(family, {}).items())
-        caveat = f"; {DEFAULT_CAVEATS[family]}" if family in DEFAULT_CAVEATS else ""
-        self.notes.append(f"default baseline {name}{recipe}: {path} (sha256 {ckpt.sha256[:12]}…){caveat}")
-        self.defaults[name] = {"checkpoint_sha256": ckpt.sha256, "train_settings": settings}
-        return ckpt.model
 
     def _score(self, ctx: SuiteContext, models: dict[str, Model], plan: dict[str, list[str]], x: torch.Tensor,
                set_name: str) -> dict[str, np.ndarray]:
@@ -198,7 +185,7 @@ class OODSuite(Suite):
                 out[f"{model_name}/{name}"] = check_finite(torch.cat(values), what).double().numpy()
         return out
 
-    def _run_set(self, ctx: SuiteContext, models: dict[str, Model], plan: dict[str, list[str]],
+    def _run_set(self, ctx: SuiteContext, ood: OODPlan, models: dict[str, Model], plan: dict[str, list[str]],
                  scores_in: dict[str, np.ndarray], set_name: str, imageset: Any,
                  in_name: str) -> dict[str, ood_metrics.Estimate]:
         """Score one OOD set, commit its records and artifacts; a finished set is re-read from its score file."""
@@ -213,7 +200,7 @@ class OODSuite(Suite):
                                                _seed(ctx.seed, col, set_name)) for col in scores_in}
         if not ctx.is_done(unit):
             n_out = len(next(iter(scores_out.values())))
-            ctx.commit(unit, self._set_records(ctx, set_name, estimates, len(next(iter(scores_in.values()))),
+            ctx.commit(unit, self._set_records(ctx, ood, set_name, estimates, len(next(iter(scores_in.values()))),
                                                n_out, path.relative_to(ctx.run.path).as_posix()))
         if self.options.histograms:  # each model's first (its paper) score, to keep the figure readable
             firsts = {f"{m}/{names[0]}": ood_scores.SCORES[names[0]].label for m, names in plan.items()}
@@ -231,25 +218,25 @@ class OODSuite(Suite):
 
     # ---- records and the table ---------------------------------------------------------------------------
 
-    def _metric_records(self, ctx: SuiteContext, column: str, eval_set: str, estimates: dict[str, Any], n: int,
-                        **extra: Any) -> list[Record]:
+    def _metric_records(self, ctx: SuiteContext, ood: OODPlan, column: str, eval_set: str,
+                        estimates: dict[str, Any], n: int, **extra: Any) -> list[Record]:
         model, score = column.rsplit("/", 1)
         return [self.record(ctx, metric, est.value, eval_set, model=model, ci=est.ci, n=n, score=score,
                             score_label=ood_scores.SCORES[score].label, positive=POSITIVE,
-                            bootstrap=self.options.bootstrap, ci_level=0.95, **self._provenance(model), **extra)
+                            bootstrap=self.options.bootstrap, ci_level=0.95, **_provenance(ood, model), **extra)
                 for metric, est in estimates.items()]
 
-    def _set_records(self, ctx: SuiteContext, set_name: str, estimates: dict[str, dict], n_in: int, n_out: int,
-                     scores_file: str) -> list[Record]:
-        near = set_name == ood_data.held_out(ctx.dataset, self.num_classes)
+    def _set_records(self, ctx: SuiteContext, ood: OODPlan, set_name: str, estimates: dict[str, dict], n_in: int,
+                     n_out: int, scores_file: str) -> list[Record]:
+        near = set_name == ood_data.held_out(ctx.dataset, ood.num_classes)
         records = []
         for column, per_metric in estimates.items():
-            records += self._metric_records(ctx, column, set_name, per_metric, n_in + n_out, n_in=n_in,
+            records += self._metric_records(ctx, ood, column, set_name, per_metric, n_in + n_out, n_in=n_in,
                                             n_out=n_out, in_distribution=f"{ctx.dataset}:test",
                                             scores_file=scores_file, near_ood=near)
         return records
 
-    def _average_records(self, ctx: SuiteContext, plan: dict[str, list[str]],
+    def _average_records(self, ctx: SuiteContext, ood: OODPlan, plan: dict[str, list[str]],
                          per_set: dict[str, dict[str, dict[str, ood_metrics.Estimate]]], n_in: int) -> list[Record]:
         records = []
         for model_name, names in plan.items():
@@ -257,10 +244,10 @@ class OODSuite(Suite):
                 column = f"{model_name}/{score}"
                 averaged = {metric: ood_metrics.average([per_set[s][column][metric] for s in per_set])
                             for metric in ood_metrics.METRICS}
-                records += self._metric_records(ctx, column, "average", averaged, n_in, sets=list(per_set))
+                records += self._metric_records(ctx, ood, column, "average", averaged, n_in, sets=list(per_set))
         return records
 
-    def _bpd_records(self, ctx: SuiteContext, models: dict[str, Model], x_in: torch.Tensor,
+    def _bpd_records(self, ctx: SuiteContext, ood: OODPlan, models: dict[str, Model], x_in: torch.Tensor,
                      in_name: str) -> list[Record]:
         """Test bits/dim of every likelihood model on the in-distribution test images."""
         from ebmbench.data.base import tensor_set
@@ -272,20 +259,15 @@ class OODSuite(Suite):
                 bpd = score_set(model.bits_per_dim, data, ctx.device, self.options.batch_size)
                 records.append(self.record(ctx, "bits_per_dim", bpd.mean().item(), f"{ctx.dataset}:test",
                                            model=name, n=len(bpd),
-                                           **self._provenance(name)))
+                                           **_provenance(ood, name)))
         return records
 
-    def _provenance(self, model: str) -> dict[str, Any]:
-        """Record fields naming the checkpoint and training settings of a default baseline (the manifest has
-        those of the model under test and of --baseline models)."""
-        return {"default_baseline": self.defaults[model]} if model in self.defaults else {}
-
-    def _write_table(self, ctx: SuiteContext, in_name: str, n_in: int) -> None:
+    def _write_table(self, ctx: SuiteContext, ood: OODPlan, in_name: str, n_in: int) -> None:
         records = [r for r in ctx.run.records() if r.suite == self.name]
         intro = (f"In-distribution: {in_name}, {n_in} images, the positive class; every score is higher = more "
                  f"in-distribution. Cells: value [95% bootstrap interval, {self.options.bootstrap} stratified "
                  "resamples]. Per-sample scores: scores/*.csv; histograms: hist/*.png.")
-        table = ood_report.markdown_table(records, list(self.sets), intro, [*self.notes, *_inverted(records)])
+        table = ood_report.markdown_table(records, list(ood.sets), intro, [*ood.notes, *_inverted(records)])
         atomic_write_text(ctx.run.file("ood_table.md"), table)
 
 
@@ -300,6 +282,12 @@ def _inverted(records: list[Record]) -> list[str]:
             f"ones, i.e. it points the wrong way for this model there: {'; '.join(hits)}."]
 
 
+def _provenance(ood: OODPlan, model: str) -> dict[str, Any]:
+    """Record fields naming the checkpoint and training settings of a default baseline (the manifest has those
+    of the model under test and of --baseline models)."""
+    return {"default_baseline": ood.defaults[model]} if model in ood.defaults else {}
+
+
 def _seed(seed: int, column: str, set_name: str) -> int:
     """A bootstrap seed that depends on the run seed, the model/score and the set, stable across processes."""
     return zlib.crc32(f"{seed}/{column}/{set_name}".encode())
@@ -309,10 +297,3 @@ def _registered_families() -> list[str]:
     from ebmbench.registries import MODELS
 
     return MODELS.names()
-
-
-@dataclass
-class _AsCheckpoint:
-    """Just enough of a Checkpoint (its model) for ``runner.check_compatible``."""
-
-    model: Model

@@ -110,7 +110,7 @@ class QualityOptions:
 
 @dataclass
 class Setup:
-    """Everything ``check`` resolved, so that ``run`` starts from validated facts."""
+    """The plan: everything ``prepare`` resolved, so that ``run`` starts from validated facts."""
 
     extractor: Extractor
     n: int
@@ -130,12 +130,8 @@ class QualitySuite(Suite):
     Options = QualityOptions
     quickstart = ("steps=0,10,20,40,80",)
 
-    def __init__(self, options: QualityOptions) -> None:
-        super().__init__(options)
-        self.setup: Setup | None = None
-
     # ---- checks before any long work --------------------------------------------------------------------------
-    def check(self, ctx: SuiteContext) -> None:
+    def prepare(self, ctx: SuiteContext) -> Setup:
         """Shapes, extractor and its weights, set sizes against KID's subset size and IS's splits, stats file."""
         opts, info = self.options, ctx.model.info
         if info.conditional and info.num_classes < 1:
@@ -150,8 +146,8 @@ class QualitySuite(Suite):
         noise_n = opts.noise_n or len(heldout)
         kid_samples, kid_rows = self._kid_sizes(n, noise_n, sizes)
         self._check_isc(n, noise_n, sizes)
-        self.setup = Setup(extractor, n, noise_n, sizes, kid_samples, kid_rows,
-                           Path(opts.reference_stats).expanduser() if opts.reference_stats else None)
+        return Setup(extractor, n, noise_n, sizes, kid_samples, kid_rows,
+                     Path(opts.reference_stats).expanduser() if opts.reference_stats else None)
 
     def _extractor_name(self, shape: tuple[int, ...]) -> str:
         if self.options.extractor:
@@ -202,11 +198,7 @@ class QualitySuite(Suite):
                                 f"but one set has {smallest}; lower isc_splits or raise n")
 
     # ---- the run ---------------------------------------------------------------------------------------------
-    def run(self, ctx: SuiteContext) -> None:
-        if self.setup is None:
-            self.check(ctx)
-        setup = self.setup
-        assert setup is not None
+    def run(self, ctx: SuiteContext, setup: Setup) -> None:
         budgets = [s for s in self.options.steps if not ctx.is_done(f"samples@{s}")]
         rows_needed = self.options.reference_rows and not ctx.is_done("reference")
         if budgets or rows_needed:  # a finished run that is resumed only redraws its figures

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model, require
 from ebmbench.options import check_ranges
@@ -53,7 +54,6 @@ from ebmbench.suites.robustness.attacks import (
     parse_eps,
     step_size,
 )
-from ebmbench.suites.robustness.baselines import default_baselines
 from ebmbench.suites.robustness.eval import Accuracy, evaluate
 from ebmbench.suites.robustness.report import save_curves, save_table
 from ebmbench.suites.robustness.sanity import Outcome, run_checks
@@ -61,6 +61,13 @@ from ebmbench.suites.robustness.spec import SPEC
 from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView, can_purify
 
 ADAPTIVE = ("bpda+eot", "full")
+# Default baselines (``ebmbench.baselines``' rule): a standard classifier and a PGD-trained one (Madry et al.
+# 2018). Short runs: together well under a minute of CPU on the digits, so the quickstart stays within its share.
+DEFAULT_BASELINES: tuple[Recipe, ...] = (
+    Recipe("classifier", "classifier", {"width": 16, "iterations": 200, "batch_size": 64}),
+    Recipe("classifier-pgd", "classifier", {"width": 16, "iterations": 200, "batch_size": 64,
+                                            "adv_train": "linf:0.1", "adv_steps": 3}),
+)
 
 
 class RobustnessWarning(UserWarning):
@@ -140,7 +147,7 @@ class RobustnessSuite(Suite):
         super().__init__(options)
         self._eps0: dict[tuple[str, str, str], Accuracy] = {}
 
-    def check(self, ctx: SuiteContext) -> None:
+    def prepare(self, ctx: SuiteContext) -> Plan:
         o = self.options
         if bad := [n for n in o.norms if n not in NORMS]:
             raise EbmbenchError(f"unknown norm {bad[0]!r}; choose from {', '.join(NORMS)}")
@@ -156,7 +163,7 @@ class RobustnessSuite(Suite):
             if model.info.num_classes != ctx.model.info.num_classes:
                 raise EbmbenchError(f"baseline {name!r} has {model.info.num_classes} classes, the model "
                                     f"{ctx.model.info.num_classes}")
-        self.plan = self._plan(ctx)
+        return self._plan(ctx)
 
     def _plan(self, ctx: SuiteContext) -> Plan:
         o, shape = self.options, ctx.model.info.input_shape
@@ -180,8 +187,7 @@ class RobustnessSuite(Suite):
 
     # --- running ----------------------------------------------------------------------------------------------
 
-    def run(self, ctx: SuiteContext) -> None:
-        plan = getattr(self, "plan", None) or self._plan(ctx)
+    def run(self, ctx: SuiteContext, plan: Plan) -> None:
         x, y = ctx.load("test").tensors(self.options.n, seed=ctx.seed)
         targets = self._targets(ctx, plan)
         if not ctx.is_done("clean"):
@@ -194,8 +200,9 @@ class RobustnessSuite(Suite):
 
     def _targets(self, ctx: SuiteContext, plan: Plan) -> list[Target]:
         baselines = dict(ctx.baselines)
-        if not baselines and self.options.default_baselines:
-            baselines = default_baselines(ctx)
+        if self.options.default_baselines:
+            defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name])
+            baselines.update({name: d.model for name, d in defaults.items()})
         main = Target(ctx.model_name, ctx.model.eval(), {"none": PlainView(ctx.model)}, plan.purification)
         if plan.purification is not None:
             main.views["langevin"] = PurifiedView(ctx.model, plan.purification, "bpda")

@@ -24,7 +24,6 @@ from ebmbench.models.networks import resolve_arch
 from ebmbench.options import build_options
 from ebmbench.runner import run_suite
 from ebmbench.sampler import make_generator
-from ebmbench.suites.robustness import baselines as robustness_baselines
 from ebmbench.suites.robustness.attacks import (
     EOTPGDL2,
     AttackSpec,
@@ -345,9 +344,13 @@ def test_resumed_run_skips_finished_units_and_keeps_sanity(digits_ebm_path: Path
 
 def test_default_digits_baselines_are_trained_cached_and_attacked(digits_ebm_path: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    tiny = {name: {**s, "width": 4, "iterations": 4, "batch_size": 32, "checkpoint_every": 4}
-            for name, s in robustness_baselines.DIGITS_BASELINES.items()}
-    monkeypatch.setattr(robustness_baselines, "DIGITS_BASELINES", tiny)
+    from dataclasses import replace
+
+    from ebmbench.suites.robustness import suite as robustness_suite
+
+    tiny = tuple(replace(r, settings={**r.settings, "width": 4, "iterations": 4, "batch_size": 32,
+                                      "checkpoint_every": 4}) for r in robustness_suite.DEFAULT_BASELINES)
+    monkeypatch.setattr(robustness_suite, "DEFAULT_BASELINES", tiny)
     settings = ["n=16", "linf_eps=0.1", "norms=linf", "steps=2", "adaptive=", "purify_steps=0"]
     run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
                     cache_dir=tmp_path / "cache", model_name="cebm")
