@@ -20,7 +20,7 @@ SLOW_RUN = """
 import sys, time
 import ebmbench.suites.energy.suite as energy
 
-def slow(self, ctx):
+def slow(self, ctx, plan):
     ctx.run.file("hist/stale.png").write_bytes(b"\\x89PNG from the killed run")
     print("started", flush=True)
     time.sleep(120)
