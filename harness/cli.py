@@ -249,10 +249,11 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
 
 def _add_commands() -> None:
     """Commands that live beside the code they drive: reports and the quality suite's reference statistics."""
+    from ebmbench.importers.cli import import_
     from ebmbench.reports.cli import compare, report
     from ebmbench.suites.quality.cli import stats
 
-    for command in (report, compare, stats):
+    for command in (report, compare, stats, import_):
         main.add_command(command)
 
 

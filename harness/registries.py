@@ -71,6 +71,7 @@ MODELS.register("classifier", "ebmbench.models.classifier:Classifier")
 MODELS.register("dummy", "ebmbench.models.dummy:QuadraticEnergy")
 MODELS.register("glow", "ebmbench.models.glow:Glow")
 MODELS.register("pixelcnn", "ebmbench.models.pixelcnn:PixelCNN")
+MODELS.register("jem", "ebmbench.models.jem:JEM")
 
 # --- feature extractors for the quality metrics: name -> Extractor subclass ----------------------------------
 EXTRACTORS.register("digits-cnn", "ebmbench.extractors.digits_cnn:DigitsCNNExtractor")
