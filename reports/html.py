@@ -55,8 +55,47 @@ def _runs(summaries: list[dict[str, Any]]) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
+MAX_EMBED_BYTES = 20 * 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def embeddable_pngs(run: Path) -> list[Path]:
+    """The run's PNG plots that a report may embed: regular files inside the run directory, reached without
+    any link (a link could pull any file on the machine into a report that gets mailed or attached to CI),
+    that really are PNGs of a sane size; hidden files are skipped."""
+    root = run.resolve()
+    found = []
+    for path in sorted(run.rglob("*.png")):
+        parts = path.relative_to(run).parts
+        if any(part.startswith(".") for part in parts) or _through_link(run, parts):
+            continue
+        if path.is_file() and path.resolve().is_relative_to(root) and _is_png(path):
+            found.append(path)
+    return found
+
+
+def _through_link(run: Path, parts: tuple[str, ...]) -> bool:
+    """Whether the path run/parts... passes through a symbolic link at any level."""
+    current = run
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
+
+
+def _is_png(path: Path) -> bool:
+    try:
+        if path.stat().st_size > MAX_EMBED_BYTES:
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(8) == PNG_MAGIC
+    except OSError:
+        return False
+
+
 def _figures(run: Path) -> str:
-    pngs = sorted(p for p in run.rglob("*.png") if p.is_file() and not p.name.startswith("."))
+    pngs = embeddable_pngs(run)
     if not pngs:
         return ""
     figs = "".join(f'<figure><img alt="{html.escape(p.name)}" src="{embedded_png(p)}">'
