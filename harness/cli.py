@@ -171,12 +171,18 @@ def _kv(d: dict[str, Any]) -> str:
 
 @main.command()
 @click.argument("suite")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="Checkpoint to test.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint to test (ebmbench's format: `ebmbench train` or `ebmbench import`).")
+@click.option("--model-factory", default=None, metavar="PKG.MODULE:FUNCTION",
+              help="Your own code builds the model (it returns ebmbench.wrap(...)); needs --weights. Code is "
+                   "imported only when this flag names it, never because of a checkpoint.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Weights for --model-factory: safetensors or a torch file (read with weights_only=True).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: runs/SUITE-MODEL]; re-running into it resumes.")
 @SETTINGS
 @click.option("--baseline", "baselines", multiple=True, metavar="NAME=CKPT", help="A baseline model (repeatable).")
-@click.option("--name", default=None, help="Model name in tables [default: checkpoint file name].")
+@click.option("--name", default=None, help="Model name in tables [default: checkpoint or weights file name].")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for sampling, subsets, attacks and bootstrap; part of the run's identity.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out instead of resuming it.")
@@ -184,16 +190,30 @@ def _kv(d: dict[str, Any]) -> str:
 @DATA_ROOT
 @DOWNLOAD
 @QUIET
-def run(suite: str, model_path: Path, out: Path | None, settings: tuple[str, ...], baselines: tuple[str, ...],
-        name: str | None, seed: int, overwrite: bool, device: str, data_root: Path | None, download: bool,
-        quiet: bool) -> None:
-    """Run SUITE (energy, quality, ood, robustness or a plugin's; see `ebmbench list`) on a checkpoint and write
-    a run directory (manifest.json, results.jsonl, plots)."""
-    from ebmbench.runner import run_suite
+def run(suite: str, model_path: Path | None, model_factory: str | None, weights: Path | None, out: Path | None,
+        settings: tuple[str, ...], baselines: tuple[str, ...], name: str | None, seed: int, overwrite: bool,
+        device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
+    """Run SUITE (energy, quality, ood, robustness or a plugin's; see `ebmbench list`) on a checkpoint (--model)
+    or on your own code's model (--model-factory with --weights) and write a run directory (manifest.json,
+    results.jsonl, plots)."""
+    from ebmbench.runner import run_model, run_suite
 
-    out = out or Path("runs") / f"{suite}-{model_path.stem}"
-    rundir = run_suite(suite, model_path, out, settings, parse_named_paths(baselines, "--baseline"), device,
-                       seed, data_context(data_root, download), overwrite, show_progress(quiet), name)
+    if (model_path is None) == (model_factory is None):
+        raise EbmbenchError("give either --model CHECKPOINT or --model-factory PKG.MODULE:FUNCTION --weights FILE")
+    if (model_factory is None) != (weights is None):
+        raise EbmbenchError("--weights goes with --model-factory (a checkpoint given with --model holds its weights)")
+    named = parse_named_paths(baselines, "--baseline")
+    common = (settings, named, device, seed, data_context(data_root, download), overwrite, show_progress(quiet),
+              name)
+    if model_path is not None:
+        out = out or Path("runs") / f"{suite}-{model_path.stem}"
+        rundir = run_suite(suite, model_path, out, *common)
+    else:
+        from ebmbench.factory import build_from_factory
+
+        model, source = build_from_factory(model_factory, weights)
+        out = out or Path("runs") / f"{suite}-{source.name}"
+        rundir = run_model(suite, model, source, out, *common)
     click.echo(_summary(rundir))
 
 

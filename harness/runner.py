@@ -5,7 +5,7 @@ where a previous run stopped."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import DataContext
 from ebmbench.devices import device_details, resolve_device, seed_everything
 from ebmbench.errors import EbmbenchError
-from ebmbench.models.base import require
+from ebmbench.models.base import Model, require
 from ebmbench.options import build_options
 from ebmbench.registries import SUITES
 from ebmbench.rundir import RunDir
@@ -39,6 +39,22 @@ def _check_baseline_names(suite_cls: type[Suite], model_name: str, baselines: di
                             "--name for the model")
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model under test came from, for the run's identity and manifest: ``sha256`` identifies its
+    weights (the checkpoint file's hash for checkpoints), ``identity`` and ``details`` add what else made it
+    (e.g. a ``--model-factory`` and its source hash), ``name`` is its default name in tables."""
+
+    sha256: str
+    name: str
+    identity: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_source(path: str | Path, sha256: str) -> ModelSource:
+    return ModelSource(sha256, Path(path).stem, details={"checkpoint": str(Path(path).resolve())})
+
+
 def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings: Iterable[str] = (),
               baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
               data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
@@ -46,29 +62,42 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     """Run ``suite_name`` on ``checkpoint``; returns the run directory (ARCHITECTURE.md, "Run directories and
     records")."""
     suite_cls: type[Suite] = SUITES.get(suite_name)
+    build_options(suite_cls.Options, settings)  # bad options and names are refused before the checkpoint is read
+    _check_baseline_names(suite_cls, model_name or Path(checkpoint).stem, baselines or {})
+    ckpt = load_checkpoint(checkpoint, resolve_device(device))
+    return run_model(suite_name, ckpt.model, checkpoint_source(checkpoint, ckpt.sha256), out, settings, baselines,
+                     device, seed, data, overwrite, progress, model_name, cache_dir)
+
+
+def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Path, settings: Iterable[str] = (),
+              baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
+              data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
+              model_name: str | None = None, cache_dir: Path | None = None) -> RunDir:
+    """Run ``suite_name`` on a loaded ``model`` (a checkpoint's, a ``--model-factory``'s or ``ebmbench.wrap``'s)."""
+    suite_cls: type[Suite] = SUITES.get(suite_name)
     options = build_options(suite_cls.Options, settings)
-    model_name = model_name or Path(checkpoint).stem
+    model_name = model_name or source.name
     _check_baseline_names(suite_cls, model_name, baselines or {})
     dev = resolve_device(device)
-    ckpt = load_checkpoint(checkpoint, dev)
-    require(ckpt.model, *suite_cls.requires, who=f"suite {suite_name!r}")
+    model = model.to(dev).eval()
+    require(model, *suite_cls.requires, who=f"suite {suite_name!r}")
     loaded = {name: load_checkpoint(path, dev) for name, path in (baselines or {}).items()}
     for name, other in loaded.items():
-        check_compatible(ckpt.model.info, name, other.model.info)
+        check_compatible(model.info, name, other.model.info)
     suite = suite_cls(options)
     run = RunDir(out)
     run.check_target()  # fail fast: before the suite's checks, refuse a folder that is not a run directory
-    ctx = SuiteContext(model=ckpt.model, model_name=model_name,
-                       dataset=ckpt.model.info.dataset, run=run, device=dev, seed=seed,
+    ctx = SuiteContext(model=model, model_name=model_name,
+                       dataset=model.info.dataset, run=run, device=dev, seed=seed,
                        data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
                        cache_dir=cache_dir or default_cache_dir(), progress=progress)
     seed_everything(seed)
     plan = suite.prepare(ctx)
     identity = {"suite": suite_name, "suite_version": suite_cls.version, "options": _jsonable(options),
-                "checkpoint_sha256": ckpt.sha256, "seed": seed, "dataset": ctx.dataset,
-                "baselines": {n: c.sha256 for n, c in loaded.items()}}
-    details = {**device_details(dev), "checkpoint": str(Path(checkpoint).resolve()), "model": ctx.model_name,
-               "model_info": ckpt.model.info.to_dict(), "model_config": ckpt.model.config,
+                "checkpoint_sha256": source.sha256, "seed": seed, "dataset": ctx.dataset,
+                "baselines": {n: c.sha256 for n, c in loaded.items()}, **source.identity}
+    details = {**device_details(dev), **source.details, "model": ctx.model_name,
+               "model_info": model.info.to_dict(), "model_config": model.config,
                "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}
     with run.locked():
         resumed = run.start(identity, details, overwrite=overwrite)
