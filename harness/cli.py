@@ -108,7 +108,50 @@ def parse_named_paths(values: tuple[str, ...], flag: str) -> dict[str, str]:
     return out
 
 
-@main.command()
+def option_lines(cls: type, indent: int = 6) -> str:
+    """One line per option of an options dataclass: ``key=default  help`` (groups as ``group.key``)."""
+    from ebmbench.options import describe
+
+    rows = [(f"{key}={_default_text(default)}", text) for key, _, default, text in describe(cls)]
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"{'':<{indent}}{k:<{width}}  {text}".rstrip() for k, text in rows)
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return "none" if value is None else str(value)
+
+
+def _trainer_options(family: str) -> type:
+    from ebmbench.training.common import trainer_module
+
+    return trainer_module(family).Config
+
+
+class OptionsHelp(click.Command):
+    """A command whose ``--help`` ends with every option that ``--set`` accepts, read from the registries only
+    when help is asked for (so that ``ebmbench --help`` imports no suite or trainer)."""
+
+    def __init__(self, *args: Any, options_of: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options_of = options_of
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from ebmbench.registries import MODELS, SUITES
+
+        super().format_epilog(ctx, formatter)
+        if self.options_of == "suites":
+            entries = [(f"{n} (--set)", SUITES.get(n).Options) for n in SUITES.names()]
+        else:
+            entries = [(f"--kind {n} (--set)", _trainer_options(n)) for n in MODELS.names()
+                       if getattr(MODELS.get(n), "trainer", None)]
+        for title, cls in entries:
+            with formatter.section(title):
+                formatter.write(option_lines(cls, indent=formatter.current_indent) + "\n")
+
+
+@main.command(cls=OptionsHelp, options_of="trainers")
 @click.option("--kind", default="ebm", show_default=True, help="Model family to train (see `ebmbench list`).")
 @click.option("--dataset", default=None, help="Training dataset [default: the family's, digits].")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint file to write.")
@@ -169,7 +212,7 @@ def _kv(d: dict[str, Any]) -> str:
     return ", ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in d.items()) or "-"
 
 
-@main.command()
+@main.command(cls=OptionsHelp, options_of="suites")
 @click.argument("suite")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Checkpoint to test (ebmbench's format: `ebmbench train` or `ebmbench import`).")
@@ -226,15 +269,13 @@ def _summary(rundir: Any) -> str:
 @main.command(name="list")
 def list_() -> None:
     """List suites (with their options), datasets and model families."""
-    from ebmbench.options import describe
     from ebmbench.registries import DATASETS, MODELS, SUITES
 
-    click.echo("suites:")
+    click.echo("suites (options: ebmbench run SUITE --set KEY=VALUE):")
     for name in SUITES.names():
         cls = SUITES.get(name)
         click.echo(f"  {name:<14} v{cls.version}  {cls.description}")
-        opts = ", ".join(f"{n}={d}" for n, _, d in describe(cls.Options))
-        click.echo(f"  {'':<14}   options: {opts}")
+        click.echo(option_lines(cls.Options))
     click.echo("datasets:")
     for name in DATASETS.names():
         doc = (DATASETS.get(name).__doc__ or "").strip().splitlines()
@@ -245,6 +286,9 @@ def list_() -> None:
         doc = (cls.__doc__ or "").strip().splitlines()
         trainable = "" if getattr(cls, "trainer", None) else " (not trainable)"
         click.echo(f"  {name:<14} {doc[0] if doc else ''}{trainable}")
+        if trainable == "":
+            click.echo(option_lines(_trainer_options(name)))
+
 
 
 @main.command()

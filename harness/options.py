@@ -27,23 +27,93 @@ def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its help text (shown by ``ebmbench list`` and ``--help``); ``factory`` for a
+    mutable or nested default such as an options group."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"help": help})
+
+
+def is_group(hint: Any) -> bool:
+    """Whether a field's annotation is a nested options group (a dataclass), set as ``group.key=value``."""
+    return dataclasses.is_dataclass(hint) and isinstance(hint, type)
+
+
 def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), **defaults: Any) -> T:
-    """An instance of the dataclass ``cls`` from strings or typed values; rejects unknown keys."""
+    """An instance of the dataclass ``cls`` from strings or typed values; rejects unknown keys. A field that is
+    itself an options dataclass (a group, e.g. ``sampler``) is set key by key as ``sampler.step_size=1``, or
+    as a whole from a mapping or an instance; its unset keys keep the field's default."""
     if not isinstance(values, Mapping):
         values = parse_pairs(values)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {k: v for k, v in defaults.items() if k in names}
+    groups: dict[str, dict[str, Any]] = {}
     for key, raw in values.items():
-        if key not in names:
-            close = closest(key, names)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise EbmbenchError(f"unknown option {key!r} for {owner(cls)}{hint} (valid: {', '.join(names)})")
-        kwargs[key] = convert(raw, hints[key], key)
+        name, dot, sub = key.partition(".")
+        if name not in names or (dot and not is_group(hints[name])):
+            _refuse_unknown(cls, key, all_keys(cls))
+        if is_group(hints[name]):
+            groups.setdefault(name, {}).update(_group_values(cls, name, raw, hints[name]) if not dot else {sub: raw})
+        else:
+            kwargs[key] = convert(raw, hints[key], key)
+    for name, sub_values in groups.items():
+        kwargs[name] = _build_group(cls, name, hints[name], sub_values)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise EbmbenchError(f"invalid options for {owner(cls)}: {exc}") from None
+
+
+def _group_values(cls: type, name: str, raw: Any, group: type) -> dict[str, Any]:
+    """A whole group given at once: an instance or a mapping (a bare string is a mistake: say how to set it)."""
+    if isinstance(raw, group):
+        return {f.name: getattr(raw, f.name) for f in dataclasses.fields(group)}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    keys = ", ".join(f"{name}.{f.name}" for f in dataclasses.fields(group))
+    raise EbmbenchError(f"option {name!r} of {owner(cls)} is a group; set its keys one by one ({keys})")
+
+
+def _build_group(cls: type, name: str, group: type, values: dict[str, Any]) -> Any:
+    """The group's default for this field, with ``values`` applied (keys checked, with suggestions)."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)  # type: ignore[arg-type]
+    base = _default(field)
+    unknown = [k for k in values if k not in {f.name for f in dataclasses.fields(group)}]
+    if unknown:
+        _refuse_unknown(cls, f"{name}.{unknown[0]}", all_keys(cls))
+    current = {f.name: getattr(base, f.name) for f in dataclasses.fields(group)} if base is not None else {}
+    hints = typing.get_type_hints(group)
+    current.update({k: convert(v, hints[k], f"{name}.{k}") for k, v in values.items()})
+    try:
+        return group(**current)
+    except (TypeError, ValueError) as exc:
+        raise EbmbenchError(f"invalid options for {owner(cls)}: {name}: {exc}") from None
+
+
+def all_keys(cls: type) -> list[str]:
+    """Every settable key of an options class, groups spelled out (``sampler.step_size``)."""
+    hints = typing.get_type_hints(cls)
+    keys = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if is_group(hints[f.name]):
+            keys += [f"{f.name}.{sub}" for sub in all_keys(hints[f.name])]
+        else:
+            keys.append(f.name)
+    return keys
+
+
+def _refuse_unknown(cls: type, key: str, valid: list[str]) -> None:
+    close = closest(key, valid)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise EbmbenchError(f"unknown option {key!r} for {owner(cls)}{hint} (valid: {', '.join(valid)})")
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
 
 
 def closest(word: str, options: Iterable[str]) -> list[str]:
@@ -116,12 +186,15 @@ def convert(raw: Any, hint: Any, key: str) -> Any:
         raise EbmbenchError(f"option {key!r} expects {name}, got {raw!r}") from None
 
 
-def describe(cls: type) -> list[tuple[str, str, Any]]:
-    """``(name, type, default)`` for each option, for ``--help``-style listings."""
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """``(key, type, default, help)`` for each option, groups spelled out as ``group.key``, for listings."""
     hints = typing.get_type_hints(cls)
     out = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        out.append((f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), default))
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        hint, default = hints[f.name], _default(f)
+        if is_group(hint):
+            out += [(f"{f.name}.{key}", kind, getattr(default, key.split(".")[-1]) if default is not None else d,
+                     text) for key, kind, d, text in describe(hint)]
+            continue
+        out.append((f.name, getattr(hint, "__name__", str(hint)), default, f.metadata.get("help", "")))
     return out

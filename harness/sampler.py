@@ -17,18 +17,39 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ebmbench.options import check_ranges, option
+
 EnergyFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class LangevinConfig:
-    """Sampler settings; the defaults are the reference paper's CIFAR-10 ones."""
+class LangevinOptions:
+    """The Langevin update, one options group shared by training and every suite (``--set sampler.KEY=VALUE``).
 
-    steps: int = 60
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
-    clamp: tuple[float, float] | None = (0.0, 1.0)
+    The defaults are the reference paper's CIFAR-10 ones, and they are the defaults of every owner (EBM training,
+    quality sampling, robustness purification): changing the EBM's sampler defaults is a change here only.
+    How many steps a chain runs is the owner's own option (``sample_steps``, ``steps``, ``purify_steps``).
+    """
+
+    step_size: float = option(10.0, help="step along the energy gradient: x <- x - step_size * grad E")
+    noise: float = option(0.005, help="standard deviation of the Gaussian noise added at every step")
+    grad_clip: float | None = option(0.01, help="clip each gradient entry to [-grad_clip, grad_clip] (none: no clip)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("step_size", "grad_clip"), non_negative=("noise",))
+
+    def chain(self, steps: int, clamp: tuple[float, float] | None = (0.0, 1.0)) -> LangevinConfig:
+        """The settings of one chain run: ``steps`` of this update, clamped to ``clamp`` after each."""
+        return LangevinConfig(step_size=self.step_size, noise=self.noise, grad_clip=self.grad_clip, steps=steps,
+                              clamp=clamp)
+
+
+@dataclass(frozen=True)
+class LangevinConfig(LangevinOptions):
+    """One chain run: the update (``LangevinOptions``), how many steps, and the box every step is clamped to."""
+
+    steps: int = option(60, help="Langevin steps")
+    clamp: tuple[float, float] | None = option((0.0, 1.0), help="box every step is clamped to (none: no box)")
 
     @classmethod
     def textbook(cls, eps: float, steps: int) -> LangevinConfig:

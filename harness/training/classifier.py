@@ -17,7 +17,7 @@ from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.classifier import Classifier
 from ebmbench.models.networks import resolve_arch
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.scoring import score_set
 from ebmbench.training.common import (
     TrainRequest,
@@ -34,18 +34,19 @@ class Config:
     ``noise_aug`` is Gaussian noise augmentation: each training image gets N(0, s^2) pixel noise, s drawn
     uniformly from [0, noise_aug] per image, clipped to [0, 1]; 0 trains on clean images only."""
 
-    dataset: str = "digits"
-    arch: str = "small"
-    width: int | None = 32
-    spectral_norm: bool | None = False
-    iterations: int = 400
-    batch_size: int = 128
-    lr: float = 1e-3
-    adv_train: str = ""
-    adv_steps: int = 7
-    noise_aug: float = 0.0
-    checkpoint_every: int = 200
-    seed: int = 0
+    dataset: str = option("digits", help="training dataset (see `ebmbench list`)")
+    arch: str = option("small", help="network: small, or igebm-cifar10 (the paper's ResNet)")
+    width: int | None = option(32, help="network width (none: the architecture's default)")
+    spectral_norm: bool | None = option(False, help="spectral normalisation (none: the architecture's default)")
+    iterations: int = option(400, help="training steps")
+    batch_size: int = option(128, help="images per step")
+    lr: float = option(1e-3, help="Adam learning rate")
+    adv_train: str = option("", help="PGD adversarial training: linf:EPS or l2:EPS (empty: standard training)")
+    adv_steps: int = option(7, help="PGD steps per adversarial training example")
+    noise_aug: float = option(0.0, help="Gaussian noise augmentation: per-image noise std drawn from U(0, "
+                                        "noise_aug) (0: clean images only)")
+    checkpoint_every: int = option(200, help="steps between resumable checkpoints")
+    seed: int = option(0, help="random seed")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("iterations", "batch_size", "width", "adv_steps", "checkpoint_every"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ebmbench.devices import seed_everything
 from ebmbench.errors import DivergenceError
 from ebmbench.models.base import Model
 from ebmbench.models.dequantize import natural_bins
+from ebmbench.options import check_ranges, option
 from ebmbench.scoring import score_set
 from ebmbench.training.common import (
     TrainRequest,
@@ -27,6 +29,27 @@ from ebmbench.training.common import (
     resume_from,
     save_training,
 )
+
+
+@dataclass(frozen=True)
+class DensityConfig:
+    """The training options every likelihood model shares (each family's ``Config`` adds its architecture)."""
+
+    dataset: str = option("digits", help="training dataset (see `ebmbench list`)")
+    bins: int = option(0, help="dequantization levels (0: the levels the training data lies on, e.g. 17 for the "
+                               "digits, 256 for 8-bit images)")
+    iterations: int = option(300, help="training steps")
+    batch_size: int = option(64, help="images per step")
+    lr: float = option(2e-3, help="Adam learning rate (after a linear warm-up)")
+    warmup: int = option(20, help="steps of linear learning-rate warm-up")
+    grad_clip: float = option(50.0, help="gradient-norm clipping")
+    checkpoint_every: int = option(500, help="steps between resumable checkpoints")
+    seed: int = option(0, help="random seed")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("iterations", "batch_size", "checkpoint_every"), positive=("lr",),
+                     non_negative=("warmup", "bins"))
+
 
 Objective = Callable[[Model, torch.Tensor, torch.Generator], torch.Tensor]  # per-example log-likelihood (nats)
 

@@ -18,9 +18,9 @@ from ebmbench.errors import DivergenceError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
-from ebmbench.sampler import LangevinConfig, langevin, make_generator
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.training.common import (
     TrainRequest,
     infinite_batches,
@@ -36,36 +36,33 @@ class Config:
     """EBM training options (``--set key=value``). Defaults train a digits EBM in about two CPU minutes; the
     paper's CIFAR-10 setting is ``arch=igebm-cifar10 lr=1e-4 batch_size=128 sample_steps=60 l2_coeff=1``."""
 
-    dataset: str = "digits"
-    arch: str = "small"
-    width: int | None = None
-    spectral_norm: bool | None = None
-    conditional: bool = False
-    iterations: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    beta2: float = 0.999
-    l2_coeff: float = 0.1
-    sample_steps: int = 20
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
-    buffer_size: int = 10000
-    reinit: float = 0.05
-    checkpoint_every: int = 100
-    max_energy: float = 1e4
-    seed: int = 0
+    dataset: str = option("digits", help="training dataset (see `ebmbench list`)")
+    arch: str = option("small", help="energy network: small, or igebm-cifar10 (the paper's ResNet)")
+    width: int | None = option(None, help="network width (none: the architecture's default)")
+    spectral_norm: bool | None = option(None, help="spectral normalisation (none: the architecture's default)")
+    conditional: bool = option(False, help="class-conditional E(x, y) instead of E(x)")
+    iterations: int = option(1000, help="training steps")
+    batch_size: int = option(64, help="data images (and negatives) per step")
+    lr: float = option(1e-3, help="Adam learning rate (beta1 = 0)")
+    beta2: float = option(0.999, help="Adam beta2")
+    l2_coeff: float = option(0.1, help="weight of the L2 penalty on the energies of data and negatives")
+    sample_steps: int = option(20, help="Langevin steps per negative sample (from the replay buffer)")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the Langevin update that draws negatives")
+    buffer_size: int = option(10000, help="replay buffer capacity")
+    reinit: float = option(0.05, help="fraction of negatives restarted from uniform noise each step")
+    checkpoint_every: int = option(100, help="steps between resumable checkpoints")
+    max_energy: float = option(1e4, help="stop with an error when an energy exceeds this (divergence)")
+    seed: int = option(0, help="random seed")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("iterations", "batch_size", "width", "sample_steps", "buffer_size",
                                          "checkpoint_every"),
-                     positive=("lr", "step_size", "max_energy", "grad_clip"), non_negative=("l2_coeff", "noise"))
+                     positive=("lr", "max_energy"), non_negative=("l2_coeff",))
         if not 0 <= self.reinit <= 1:
             raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
 
     def langevin(self) -> LangevinConfig:
-        return LangevinConfig(steps=self.sample_steps, step_size=self.step_size, noise=self.noise,
-                              grad_clip=self.grad_clip, clamp=(0.0, 1.0))
+        return self.sampler.chain(self.sample_steps, clamp=(0.0, 1.0))
 
 
 def build(config: Config, data_info: tuple[tuple[int, int, int], int]) -> EnergyModel:
@@ -127,7 +124,7 @@ def _check_divergence(metrics: dict[str, float], config: Config, step: int, out:
     if not math.isfinite(worst) or worst > config.max_energy:
         kept = f"the last good checkpoint is {out}" if out.exists() else "no checkpoint was written yet"
         raise DivergenceError(f"training diverged at step {step} (energies {metrics['e_pos']:.3g} / "
-                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or step_size, or raise l2_coeff")
+                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or sampler.step_size, or raise l2_coeff")
 
 
 def _save(req: TrainRequest, model: EnergyModel, config: Config, step: int, opt: torch.optim.Optimizer,

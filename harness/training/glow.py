@@ -15,33 +15,22 @@ import torch
 from ebmbench.data.base import DataContext, ImageSet
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.glow import Glow
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.training.common import TrainRequest
-from ebmbench.training.density import resolve_bins, train_density
+from ebmbench.training.density import DensityConfig, resolve_bins, train_density
 
 
 @dataclass(frozen=True)
-class Config:
-    """Glow training options (``--set key=value``): ``levels`` scales of ``steps`` flow steps each, coupling
-    networks ``hidden`` channels wide, data dequantized into ``bins`` levels (0: the levels the
-    training data lies on, e.g. 17 for the digits and 256 for 8-bit images)."""
+class Config(DensityConfig):
+    """Glow training options (``--set key=value``): the shared likelihood-training ones and the architecture."""
 
-    dataset: str = "digits"
-    levels: int = 2
-    steps: int = 4
-    hidden: int = 32
-    bins: int = 0
-    iterations: int = 300
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup: int = 20
-    grad_clip: float = 50.0
-    checkpoint_every: int = 500
-    seed: int = 0
+    levels: int = option(2, help="scales (levels) of the multi-scale flow")
+    steps: int = option(4, help="flow steps (actnorm, 1x1 convolution, coupling) per level")
+    hidden: int = option(32, help="channels of the coupling networks")
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("levels", "steps", "hidden", "iterations", "batch_size", "checkpoint_every"),
-                     positive=("lr",), non_negative=("warmup", "bins"))
+        super().__post_init__()
+        check_ranges(self, at_least_one=("levels", "steps", "hidden"))
 
 
 def build(config: Config, data: ImageSet) -> Glow:

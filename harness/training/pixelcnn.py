@@ -15,36 +15,27 @@ import torch
 from ebmbench.data.base import DataContext, ImageSet
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.pixelcnn import PixelCNN
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.training.common import TrainRequest
-from ebmbench.training.density import resolve_bins, train_density
+from ebmbench.training.density import DensityConfig, resolve_bins, train_density
 
 
 @dataclass(frozen=True)
-class Config:
-    """PixelCNN++ training options (``--set key=value``): ``filters`` channels per stream, ``nr_resnet`` gated
-    blocks per resolution and direction, ``resolutions`` (1 = no down/up-sampling), ``nr_mix`` logistics per
-    pixel over ``bins`` levels (0: the levels the training data lies on)."""
+class Config(DensityConfig):
+    """PixelCNN++ training options (``--set key=value``): the shared likelihood-training ones and the
+    architecture."""
 
-    dataset: str = "digits"
-    filters: int = 16
-    nr_resnet: int = 1
-    resolutions: int = 1
-    nr_mix: int = 5
-    dropout: float = 0.0
-    bins: int = 0
-    iterations: int = 300
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup: int = 20
-    grad_clip: float = 100.0
-    checkpoint_every: int = 500
-    seed: int = 0
+    grad_clip: float = option(100.0, help="gradient-norm clipping")
+    filters: int = option(16, help="channels per stream")
+    nr_resnet: int = option(1, help="gated residual blocks per resolution and direction")
+    resolutions: int = option(1, help="resolutions (1: no down/up-sampling)")
+    nr_mix: int = option(5, help="logistic mixture components per pixel")
+    dropout: float = option(0.0, help="dropout in the gated blocks")
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("filters", "nr_resnet", "resolutions", "nr_mix", "iterations", "batch_size",
-                                         "checkpoint_every"),
-                     positive=("lr",), non_negative=("warmup", "bins", "dropout"))
+        super().__post_init__()
+        check_ranges(self, at_least_one=("filters", "nr_resnet", "resolutions", "nr_mix"),
+                     non_negative=("dropout",))
 
 
 def build(config: Config, data: ImageSet) -> PixelCNN:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ebmbench.models.base import Capability
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.plots import save_histograms
 from ebmbench.scoring import check_finite, free_energy, score_set
 from ebmbench.suite import Suite, SuiteContext
@@ -21,10 +21,10 @@ from .spec import SPEC
 
 @dataclass(frozen=True)
 class EnergyOptions:
-    """``noise_n``: uniform-noise images scored; ``batch_size``: images per forward pass."""
+    """Options of the energy suite (``--set key=value``)."""
 
-    noise_n: int = 1000
-    batch_size: int = 256
+    noise_n: int = option(1000, help="uniform-noise images scored")
+    batch_size: int = option(256, help="images per forward pass")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("noise_n", "batch_size"))

@@ -29,7 +29,7 @@ import torch
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_write_text
 from ebmbench.scoring import check_finite, score_set
@@ -57,19 +57,19 @@ POSITIVE = "in-distribution"
 
 @dataclass(frozen=True)
 class OODOptions:
-    """``sets``: OOD sets (any dataset name or ``folder:PATH``; empty = the defaults for the data);
-    ``scores``: ``paper``, ``all`` or score names; ``n``: images per OOD set (generated, or a seeded subset);
-    ``n_in``: in-distribution test images (None = the whole test split); ``bootstrap``: resamples for the 95%
-    intervals; ``default_baselines``: families trained and cached for the digits when no --baseline is given."""
+    """Options of the ood suite (``--set key=value``; each field's help says what it does)."""
 
-    sets: tuple[str, ...] = ()
-    scores: tuple[str, ...] = ("paper",)
-    n: int = 1000
-    n_in: int | None = None
-    bootstrap: int = 1000
-    batch_size: int = 256
-    default_baselines: tuple[str, ...] = ("glow", "pixelcnn", "classifier")
-    histograms: bool = True
+    sets: tuple[str, ...] = option((), help="OOD sets: dataset names or folder:PATH (empty: the defaults for the "
+                                            "data)")
+    scores: tuple[str, ...] = option(("paper",), help="paper, all, or score names")
+    n: int = option(1000, help="images per OOD set (generated, or a seeded subset)")
+    n_in: int | None = option(None, help="in-distribution test images (none: the whole test split)")
+    bootstrap: int = option(1000, help="bootstrap resamples for the 95% intervals")
+    batch_size: int = option(256, help="images per forward pass")
+    default_baselines: tuple[str, ...] = option(("glow", "pixelcnn", "classifier"),
+                                                help="families trained and cached for the digits when no "
+                                                     "--baseline is given")
+    histograms: bool = option(True, help="write score histograms per OOD set")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n", "n_in", "batch_size"), non_negative=("bootstrap",))

@@ -15,13 +15,13 @@ Conditional models get class-balanced labels (sample i has label i mod K) and ar
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 
 from ebmbench.models.base import Model
-from ebmbench.sampler import LangevinConfig, langevin, make_generator, uniform_noise
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator, uniform_noise
 
 Sink = Callable[[torch.Tensor, torch.Tensor | None], None]
 
@@ -33,9 +33,7 @@ class SamplingPlan:
     n: int
     steps: int
     protocol: Literal["noise", "buffer"] = "noise"
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
+    sampler: LangevinOptions = field(default_factory=LangevinOptions)
     batch_size: int = 128
     rounds: int = 10
     reinit: float = 0.01
@@ -43,8 +41,7 @@ class SamplingPlan:
 
     def langevin(self, value_range: tuple[float, float] = (0.0, 1.0)) -> LangevinConfig:
         """The per-run sampler settings; chains are clamped to the data range after every step."""
-        return LangevinConfig(steps=self.steps, step_size=self.step_size, noise=self.noise,
-                              grad_clip=self.grad_clip, clamp=tuple(value_range))
+        return self.sampler.chain(self.steps, clamp=tuple(value_range))
 
     def chain_steps(self) -> int:
         """Langevin steps a chain that never restarts receives."""

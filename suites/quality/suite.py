@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +24,9 @@ from ebmbench.data.base import DataContext, ImageSet, load_dataset
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import METRICS, Extractor, make_extractor, to_uint8
 from ebmbench.models.base import Capability
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
+from ebmbench.sampler import LangevinOptions
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.quality.metrics import (
     FeatureCollector,
@@ -54,44 +55,34 @@ LARGE_SET = 10_000  # held-out splits at least this big are CIFAR-class: the def
 
 @dataclass(frozen=True)
 class QualityOptions:
-    """Options (``--set key=value``).
+    """Options of the quality suite (``--set key=value``; each field's help says what it does)."""
 
-    ``n``: samples per step budget (default: the held-out split's size, or 50 000 when that has 10 000 or more).
-    ``steps``: Langevin steps per chain run; several (``steps=0,10,20``) give quality against steps.
-    ``protocol``: ``noise`` (fresh chains from uniform noise) or ``buffer`` (the paper's evaluation protocol:
-    ``rounds`` passes over buffers of ``buffer_size`` chains, restarting a fraction ``reinit`` between passes).
-    ``step_size``, ``noise``, ``grad_clip``: the sampler's update; ``batch_size``: chains per batch.
-    ``extractor``: ``digits-cnn`` or ``inception-v3-compat`` (default: digits-cnn on 1x8x8 data, else Inception);
-    ``inception_weights``: path of torch-fidelity's Inception weights (never downloaded).
-    ``metrics``: any of isc, fid, kid, prc. ``kid_subset_size`` (default: min(1000, smallest set)).
-    ``reference_split`` (FID reference), ``heldout_split`` (the real row), ``reference_stats``: a file from
-    ``ebmbench stats`` used instead of the reference split. ``reference_rows``: also score the held-out split
-    and ``noise_n`` uniform-noise images (default: the held-out size). ``cache``: reuse samples and reference
-    features from the content-keyed cache.
-    """
-
-    n: int | None = None
-    steps: tuple[int, ...] = (60,)
-    protocol: Literal["noise", "buffer"] = "noise"
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
-    rounds: int = 10
-    reinit: float = 0.01
-    buffer_size: int = 1000
-    batch_size: int = 128
-    extractor: str | None = None
-    inception_weights: str | None = None
-    metrics: tuple[str, ...] = METRICS
-    isc_splits: int = 10
-    kid_subsets: int = 100
-    kid_subset_size: int | None = None
-    reference_split: str = "train"
-    heldout_split: str = "test"
-    reference_stats: str | None = None
-    reference_rows: bool = True
-    noise_n: int | None = None
-    cache: bool = True
+    n: int | None = option(None, help="samples per step budget (none: the held-out split's size, or 50 000 when "
+                                      "that has 10 000 or more)")
+    steps: tuple[int, ...] = option((60,), help="Langevin steps per chain run; several (0,10,20) give quality "
+                                                "against steps")
+    protocol: Literal["noise", "buffer"] = option("noise", help="noise: fresh chains from uniform noise; buffer: "
+                                                                "the paper's replay-buffer evaluation protocol")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the Langevin update")
+    rounds: int = option(10, help="buffer protocol: passes over each buffer")
+    reinit: float = option(0.01, help="buffer protocol: fraction of chains restarted from noise between passes")
+    buffer_size: int = option(1000, help="buffer protocol: chains per buffer")
+    batch_size: int = option(128, help="chains per batch")
+    extractor: str | None = option(None, help="digits-cnn or inception-v3-compat (none: digits-cnn on 1x8x8 "
+                                              "data, else Inception)")
+    inception_weights: str | None = option(None, help="path of torch-fidelity's Inception weights (never "
+                                                      "downloaded)")
+    metrics: tuple[str, ...] = option(METRICS, help="any of isc, fid, kid, prc")
+    isc_splits: int = option(10, help="Inception Score splits")
+    kid_subsets: int = option(100, help="KID subsets")
+    kid_subset_size: int | None = option(None, help="KID subset size (none: min(1000, smallest set))")
+    reference_split: str = option("train", help="split the samples are compared with (FID reference)")
+    heldout_split: str = option("test", help="split scored as the real-data reference row")
+    reference_stats: str | None = option(None, help="a file from `ebmbench stats` used instead of the reference "
+                                                    "split")
+    reference_rows: bool = option(True, help="also score the held-out split and uniform noise (floor and ceiling)")
+    noise_n: int | None = option(None, help="uniform-noise images of the reference row (none: the held-out size)")
+    cache: bool = option(True, help="reuse samples and reference features from the content-keyed cache")
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRICS]
@@ -252,9 +243,8 @@ class QualitySuite(Suite):
 
     def _plan(self, setup: Setup, steps: int) -> SamplingPlan:
         o = self.options
-        return SamplingPlan(n=setup.n, steps=steps, protocol=o.protocol, step_size=o.step_size, noise=o.noise,
-                            grad_clip=o.grad_clip, batch_size=o.batch_size, rounds=o.rounds, reinit=o.reinit,
-                            buffer_size=o.buffer_size)
+        return SamplingPlan(n=setup.n, steps=steps, protocol=o.protocol, sampler=o.sampler, batch_size=o.batch_size,
+                            rounds=o.rounds, reinit=o.reinit, buffer_size=o.buffer_size)
 
     def _sample_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference,
                      steps: int) -> list[Record]:
@@ -263,7 +253,7 @@ class QualitySuite(Suite):
         collector = FeatureCollector(setup.extractor, module, ctx.device)
         path = ctx.run.file(f"samples/steps-{steps}.npy")
         key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
-               "plan": plan.__dict__, "device": ctx.device.type, "dataset": ctx.dataset}
+               "plan": asdict(plan), "device": ctx.device.type, "dataset": ctx.dataset}
         cache = SampleCache(ctx.cache_dir / "quality")
         tic = time.perf_counter()
         trace = cache.get(key, path) if self.options.cache else None
@@ -285,7 +275,8 @@ class QualitySuite(Suite):
                                            "metrics_s": time.perf_counter() - tic}
         _write_json(ctx.run.file("timings.json"), setup.timings)
         extra = {"steps": steps, "protocol": plan.protocol, "chain_steps": plan.chain_steps(),
-                 "step_size": plan.step_size, "noise": plan.noise, "grad_clip": plan.grad_clip,
+                 "step_size": plan.sampler.step_size, "noise": plan.sampler.noise,
+                 "grad_clip": plan.sampler.grad_clip,
                  "kid_subset_size": setup.kid_samples, "samples_file": f"samples/steps-{steps}.npy"}
         if plan.protocol == "buffer":
             extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size)

@@ -41,9 +41,10 @@ from tqdm.auto import tqdm
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model, require
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path, atomic_write_text
+from ebmbench.sampler import LangevinOptions
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.robustness.attacks import (
     NORMS,
@@ -76,38 +77,30 @@ class RobustnessWarning(UserWarning):
 
 @dataclass(frozen=True)
 class RobustnessOptions:
-    """``n``: test images attacked (a seeded subset); ``norms``: linf and/or l2; ``linf_eps``/``l2_eps``: the
-    epsilon grid in data units, fractions allowed (``0,2/255,8/255``; empty = the default for the data);
-    ``steps``/``step_factor``/``restarts``: PGD (step size = factor * eps / steps; an example is robust only if
-    it survives every restart); ``adaptive``: adaptive threat models on the purified view (bpda+eot, full);
-    ``eot``: noise draws per attack step on the purified view; ``draws``: evaluation draws of its noise;
-    ``purify_*``: the Langevin purification (steps 0 = none; radius ``auto`` = 8/255, 0.1 for small images,
-    ``none`` = no box; per_class unset = one chain per label for conditional models); ``autoattack``: add
-    torchattacks' AutoAttack; ``transfer_from_baselines``: evaluate the baselines' examples on the model;
-    ``default_baselines``: train/cache a standard and a PGD-trained classifier for the digits when no
-    ``--baseline`` is given; ``full_batch_size``: images per unrolled-attack chunk; ``batch_size``: the rest."""
+    """Options of the robustness suite (``--set key=value``; each field's help says what it does)."""
 
-    n: int = 500
-    norms: tuple[str, ...] = NORMS
-    linf_eps: tuple[str, ...] = ()
-    l2_eps: tuple[str, ...] = ()
-    steps: int = 20
-    step_factor: float = 2.5
-    restarts: int = 1
-    adaptive: tuple[str, ...] = ADAPTIVE
-    eot: int = 4
-    draws: int = 5
-    purify_steps: int = 10
-    purify_step_size: float = 10.0
-    purify_noise: float = 0.005
-    purify_grad_clip: float | None = 0.01
-    purify_radius: str = "auto"
-    purify_per_class: bool | None = None
-    autoattack: bool = False
-    transfer_from_baselines: bool = True
-    default_baselines: bool = True
-    full_batch_size: int = 32
-    batch_size: int = 100
+    n: int = option(500, help="test images attacked (a seeded subset)")
+    norms: tuple[str, ...] = option(NORMS, help="threat norms: linf and/or l2")
+    linf_eps: tuple[str, ...] = option((), help="L∞ epsilon grid in data units, fractions allowed (0,2/255,8/255; "
+                                                "empty: the default for the data)")
+    l2_eps: tuple[str, ...] = option((), help="L2 epsilon grid (empty: the default for the data)")
+    steps: int = option(20, help="PGD steps (step size = step_factor * eps / steps)")
+    step_factor: float = option(2.5, help="PGD step size factor")
+    restarts: int = option(1, help="PGD restarts; an example is robust only if it survives every one")
+    adaptive: tuple[str, ...] = option(ADAPTIVE, help="adaptive threat models on the purified view (bpda+eot, full)")
+    eot: int = option(4, help="noise draws per attack step on the purified view (EOT)")
+    draws: int = option(5, help="evaluation draws of the purification's noise")
+    purify_steps: int = option(10, help="Langevin purification steps (0: no purification)")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the purification's Langevin update")
+    purify_radius: str = option("auto", help="box around the input for purification (auto: 8/255, 0.1 for small "
+                                             "images; none: no box)")
+    purify_per_class: bool | None = option(None, help="one chain per label (none: for conditional models)")
+    autoattack: bool = option(False, help="add torchattacks' AutoAttack")
+    transfer_from_baselines: bool = option(True, help="evaluate the baselines' adversarial examples on the model")
+    default_baselines: bool = option(True, help="train and cache a standard and a PGD-trained classifier for the "
+                                                "digits when no --baseline is given")
+    full_batch_size: int = option(32, help="images per unrolled-attack chunk")
+    batch_size: int = option(100, help="images per batch elsewhere")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"))
@@ -180,8 +173,7 @@ class RobustnessSuite(Suite):
         text = o.purify_radius.strip().lower()
         radius = default_radius(shape) if text == "auto" else None if text == "none" else parse_eps(text)
         per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
-        purification = Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
-                                    grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
+        purification = Purification(steps=o.purify_steps, sampler=o.sampler, radius=radius, per_class=per_class)
         PurifiedView(model, purification)  # fails fast when the model cannot purify this way
         return purification
 

@@ -13,7 +13,7 @@ A view is an ``nn.Module`` whose forward returns logits for images in [0, 1] (th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.sampler import LangevinConfig, langevin
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin
 from ebmbench.scoring import free_energy
 
 Gradient = Literal["bpda", "full"]
@@ -36,20 +36,18 @@ class Purification:
     """
 
     steps: int = 10
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
+    sampler: LangevinOptions = field(default_factory=LangevinOptions)
     radius: float | None = 8 / 255
     per_class: bool = True
 
-    def sampler(self, value_range: tuple[float, float]) -> LangevinConfig:
-        return LangevinConfig(steps=self.steps, step_size=self.step_size, noise=self.noise,
-                              grad_clip=self.grad_clip, clamp=value_range)
+    def chain(self, value_range: tuple[float, float]) -> LangevinConfig:
+        return self.sampler.chain(self.steps, clamp=value_range)
 
     def describe(self) -> str:
         radius = "none" if self.radius is None else f"{self.radius:.4g}"
         mode = "per-class" if self.per_class else "marginal"
-        return (f"langevin(K={self.steps}, step={self.step_size:g}, noise={self.noise:g}, clip={self.grad_clip}, "
+        s = self.sampler
+        return (f"langevin(K={self.steps}, step={s.step_size:g}, noise={s.noise:g}, clip={s.grad_clip}, "
                 f"radius={radius}, {mode})")
 
 
@@ -98,7 +96,7 @@ class PurifiedView(nn.Module):
     def _purify(self, x: torch.Tensor, energy: Callable, labels: torch.Tensor | None) -> tuple:
         unrolled = self.gradient == "full" and x.requires_grad
         start = x if unrolled else x.detach()
-        cfg = self.purification.sampler(self.model.info.value_range)
+        cfg = self.purification.chain(self.model.info.value_range)
         out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
                        project=_box(start, self.purification.radius), differentiable=unrolled).x
         return x, out, unrolled

@@ -162,7 +162,7 @@ def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, c
     hit = run(dummy_ckpt, tmp_path / "hit", *FAST, "steps=4", "reference_rows=false", cache=cache)
     assert rows(hit, "samples", 4)["fid"].value == rows(dummy_run, "samples", 4)["fid"].value
     with pytest.raises(AssertionError, match="sampled"):
-        run(dummy_ckpt, tmp_path / "miss", *FAST, "steps=4", "step_size=5", "reference_rows=false", cache=cache)
+        run(dummy_ckpt, tmp_path / "miss", *FAST, "steps=4", "sampler.step_size=5", "reference_rows=false", cache=cache)
     shutil.copytree(dummy_run.path, tmp_path / "resumed")  # a finished run, resumed: nothing is redrawn
     resumed = run(dummy_ckpt, tmp_path / "resumed", *FAST, "steps=0,4", cache=tmp_path / "empty-cache")
     assert resumed.records() == dummy_run.records()

@@ -23,7 +23,7 @@ from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
 from ebmbench.options import build_options
 from ebmbench.runner import run_suite
-from ebmbench.sampler import make_generator
+from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.suites.robustness.attacks import (
     EOTPGDL2,
     AttackSpec,
@@ -175,7 +175,7 @@ def test_purified_bpda_eot_accuracy_equals_direct_torchattacks_eotpgd(digits_ebm
     model = load_checkpoint(digits_ebm_path).model.eval()
     x, y = _test_subset(24)
     # the documented defaults for a conditional digits model: radius 0.1, one chain per label
-    view = PurifiedView(model, Purification(steps=2, step_size=10.0, noise=0.005, grad_clip=0.01, radius=0.1,
+    view = PurifiedView(model, Purification(steps=2, sampler=LangevinOptions(10.0, 0.005, 0.01), radius=0.1,
                                             per_class=True), "bpda")
     torch.manual_seed(SEED)
     adv = torchattacks.EOTPGD(view, eps=0.1, alpha=2.5 * 0.1 / 3, steps=3, eot_iter=2, random_start=True)(x, y)
@@ -204,7 +204,7 @@ def test_purified_view_matches_reference_langevin_loop(digits_ebm_path: Path) ->
     """Per-class chains: x <- box(clamp(x - s * clip(dE/dx) + noise)), noise drawn in the chain's order."""
     model = load_checkpoint(digits_ebm_path).model
     x, _ = _test_subset(4)
-    p = Purification(steps=3, step_size=10.0, noise=0.01, grad_clip=0.01, radius=0.05)
+    p = Purification(steps=3, sampler=LangevinOptions(10.0, 0.01, 0.01), radius=0.05)
     got = PurifiedView(model, p, generator=make_generator(11, "cpu"))(x)
     gen = make_generator(11, "cpu")
     labels = torch.arange(10).repeat(4)
@@ -222,7 +222,7 @@ def test_full_gradient_matches_finite_differences_and_bpda_is_straight_through(d
     model = load_checkpoint(digits_ebm_path).model.double()
     x, y = _test_subset(2)
     x = (0.25 + 0.5 * x).double()  # away from the data-range clamp, where the chain is smooth
-    p = Purification(steps=2, step_size=0.05, noise=0.0, grad_clip=None, radius=None)
+    p = Purification(steps=2, sampler=LangevinOptions(0.05, 0.0, None), radius=None)
     full, bpda = PurifiedView(model, p, "full"), PurifiedView(model, p, "bpda")
 
     def loss(view, inp):
@@ -267,7 +267,7 @@ def test_accuracy_interval_is_normal_interval_of_per_example_means() -> None:
 def test_stochastic_evaluation_repeats_and_survives_only_all_restarts(digits_ebm_path: Path) -> None:
     model = load_checkpoint(digits_ebm_path).model
     x, y = _test_subset(30)
-    view = PurifiedView(model, Purification(steps=2, noise=0.05, radius=0.1))
+    view = PurifiedView(model, Purification(steps=2, sampler=LangevinOptions(noise=0.05), radius=0.1))
     noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     a = evaluate(view, [x, noisy], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
     b = evaluate(view, [x, noisy], y, draws=3, seed=0, batch_size=7, device=torch.device("cpu"))
