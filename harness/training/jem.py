@@ -3,9 +3,10 @@ marginal energy E(x) = -logsumexp_y f(x)[y], whose negatives come from SGLD star
 
 The loss per batch is CE(f(x), y) + p_x_weight * (mean E(x+) - mean E(x-)) (+ an optional L2 penalty on both
 energies, 0 by default as in JEM). SGLD follows the paper: ``sgld_steps`` steps of
-x <- x + sgld_step * grad_x logsumexp f(x) + sgld_noise * N(0, I), with 5% of the chains restarted from
-uniform noise. ``sgld_step``, ``sgld_noise`` and ``data_noise`` (JEM's sigma, Gaussian noise on the training
-images) are in the network's input units, JEM's [-1, 1]; the chains run on ebmbench's [0, 1] images with
+x <- x + step_size * grad_x logsumexp f(x) + noise * N(0, I) (the shared ``sampler`` group, with JEM's
+defaults), with 5% of the chains restarted from uniform noise. ``sampler.step_size``, ``sampler.noise`` and
+``data_noise`` (JEM's sigma, Gaussian noise on the training images) are in the network's input units, JEM's
+[-1, 1]; the chains run on ebmbench's [0, 1] images with
 the shared Langevin sampler, with step and noise converted (a range twice as wide means a step / 4 and a
 noise / 2 on [0, 1]) and clamped to the image range, which JEM does not do.
 
@@ -32,9 +33,9 @@ from ebmbench.errors import DivergenceError, EbmbenchError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.jem import JEM
 from ebmbench.models.networks import resolve_arch
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
-from ebmbench.sampler import LangevinConfig, langevin, make_generator
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.training.classifier import test_accuracy
 from ebmbench.training.common import (
     TrainRequest,
@@ -48,38 +49,40 @@ from ebmbench.training.common import (
 INPUT_RANGE = (-1.0, 1.0)  # JEM's normalisation: (x - 0.5) / 0.5
 
 
+def jem_sgld() -> LangevinOptions:
+    """JEM's SGLD update in its [-1, 1] input units: step 1, noise 0.01, no gradient clipping."""
+    return LangevinOptions(step_size=1.0, noise=0.01, grad_clip=None)
+
+
 @dataclass(frozen=True)
 class Config:
-    """JEM training options (``--set key=value``). ``arch``: ``auto`` (``small`` for images of 16 pixels or
-    less, else ``wrn``), ``small`` or ``wrn`` (``depth``, ``width``: WRN-depth-width, ``norm``: none or batch).
-    SGLD settings and ``data_noise`` are in the network's [-1, 1] input units (the paper's)."""
+    """JEM training options (``--set key=value``). SGLD settings and ``data_noise`` are in the network's
+    [-1, 1] input units (the paper's)."""
 
-    dataset: str = "digits"
-    arch: str = "auto"
-    width: int | None = None
-    depth: int = 28
-    norm: str = "none"
-    iterations: int = 500
-    batch_size: int = 64
-    lr: float = 1e-3
-    warmup: int = 0
-    p_x_weight: float = 1.0
-    l2_coeff: float = 0.0
-    sgld_steps: int = 10
-    sgld_step: float = 1.0
-    sgld_noise: float = 0.01
-    data_noise: float = 0.03
-    buffer_size: int = 2000
-    reinit: float = 0.05
-    checkpoint_every: int = 100
-    max_energy: float = 1e4
-    seed: int = 0
+    dataset: str = option("digits", help="training dataset (see `ebmbench list`)")
+    arch: str = option("auto", help="auto (small for images of 16 pixels or less, else wrn), small or wrn")
+    width: int | None = option(None, help="network width (WRN-depth-width; none: the architecture's default)")
+    depth: int = option(28, help="WRN depth")
+    norm: str = option("none", help="WRN normalisation: none or batch")
+    iterations: int = option(500, help="training steps")
+    batch_size: int = option(64, help="images per step")
+    lr: float = option(1e-3, help="Adam learning rate")
+    warmup: int = option(0, help="steps of linear learning-rate warm-up")
+    p_x_weight: float = option(1.0, help="weight of the contrastive log p(x) term")
+    l2_coeff: float = option(0.0, help="weight of an L2 penalty on the energies")
+    sgld_steps: int = option(10, help="SGLD steps per negative sample")
+    sampler: LangevinOptions = option(factory=jem_sgld, help="the SGLD update, in [-1, 1] input units")
+    data_noise: float = option(0.03, help="Gaussian noise std on the training images (JEM's sigma)")
+    buffer_size: int = option(2000, help="replay buffer capacity")
+    reinit: float = option(0.05, help="fraction of chains restarted from uniform noise each step")
+    checkpoint_every: int = option(100, help="steps between resumable checkpoints")
+    max_energy: float = option(1e4, help="stop with an error when an energy exceeds this (divergence)")
+    seed: int = option(0, help="random seed")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("iterations", "batch_size", "width", "sgld_steps", "buffer_size",
                                          "checkpoint_every", "depth"),
-                     positive=("lr", "sgld_step", "max_energy"),
-                     non_negative=("p_x_weight", "l2_coeff", "sgld_noise", "data_noise", "warmup"))
+                     positive=("lr", "max_energy"), non_negative=("p_x_weight", "l2_coeff", "data_noise", "warmup"))
         if not 0 <= self.reinit <= 1:
             raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
         if self.arch not in ("auto", "small", "wrn"):
@@ -88,8 +91,10 @@ class Config:
     def langevin(self) -> LangevinConfig:
         """The paper's SGLD in [-1, 1] units, as the same chain on [0, 1] images."""
         scale = INPUT_RANGE[1] - INPUT_RANGE[0]
-        return LangevinConfig(steps=self.sgld_steps, step_size=self.sgld_step / scale ** 2,
-                              noise=self.sgld_noise / scale, grad_clip=None, clamp=(0.0, 1.0))
+        s = self.sampler
+        clip = None if s.grad_clip is None else s.grad_clip * scale  # a [0, 1] gradient is scale times larger
+        return LangevinConfig(steps=self.sgld_steps, step_size=s.step_size / scale ** 2, noise=s.noise / scale,
+                              grad_clip=clip, clamp=(0.0, 1.0))
 
 
 def network_config(config: Config, shape: tuple[int, int, int]) -> dict[str, object]:
@@ -183,7 +188,8 @@ def _check_divergence(metrics: dict[str, float], config: Config, step: int, out:
     if not math.isfinite(worst) or worst > config.max_energy:
         kept = f"the last good checkpoint is {out}" if out.exists() else "no checkpoint was written yet"
         raise DivergenceError(f"JEM training diverged at step {step} (energies {metrics['e_pos']:.3g} / "
-                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or sgld_step, add warmup, or set l2_coeff")
+                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or sampler.step_size, add warmup, or "
+                              "set l2_coeff")
 
 
 def _save(req: TrainRequest, model: JEM, config: Config, step: int, opt: torch.optim.Optimizer,
