@@ -1,0 +1,62 @@
+"""The calibration suite's metrics against hand-computed cases and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import brier_score_loss, log_loss
+
+from ebmbench.suites.calibration.metrics import bin_index, brier, calibration, ece, nll, reliability
+
+
+def test_ece_hand_computed() -> None:
+    """Four bins of width 0.25. Confidences 0.1 and 0.2 (bin 1: both wrong), 0.3 (bin 2: right), 0.8 and 0.9
+    (bin 4: one right): ECE = 2/5 |0 - 0.15| + 1/5 |1 - 0.3| + 2/5 |0.5 - 0.85| = 0.06 + 0.14 + 0.14 = 0.34."""
+    conf = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    correct = np.array([0, 0, 1, 1, 0])
+    assert ece(conf, correct, bins=4) == pytest.approx(0.34)
+    table = reliability(conf, correct, bins=4)
+    np.testing.assert_array_equal(table.counts, [2, 1, 0, 2])
+    assert table.mce == pytest.approx(0.7)
+
+
+def test_bins_are_right_closed() -> None:
+    np.testing.assert_array_equal(bin_index(np.array([0.0, 0.25, 0.2500001, 0.5, 1.0]), 4), [0, 0, 1, 1, 3])
+
+
+def test_perfectly_calibrated_bins_give_zero_ece() -> None:
+    conf = np.array([0.75] * 4 + [0.5] * 2)
+    correct = np.array([1, 1, 1, 0, 1, 0])
+    assert ece(conf, correct, bins=10) == pytest.approx(0.0)
+
+
+def test_nll_and_brier_match_sklearn() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3, size=(200, 10))
+    labels = rng.integers(0, 10, size=200)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert nll(logits, labels) == pytest.approx(log_loss(labels, probs, labels=range(10)), rel=1e-9)
+    theirs = brier_score_loss(labels, probs, labels=range(10), scale_by_half=False)
+    assert brier(probs, labels) == pytest.approx(theirs, rel=1e-12)
+
+
+def test_calibration_bundle_and_bootstrap_intervals() -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=2, size=(300, 5))
+    labels = np.where(rng.random(300) < 0.7, logits.argmax(axis=1), rng.integers(0, 5, size=300))
+    out = calibration(logits, labels, bins=15, resamples=400, seed=0)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert out.values["accuracy"] == pytest.approx((probs.argmax(1) == labels).mean())
+    assert out.values["ece"] == pytest.approx(ece(probs.max(1), probs.argmax(1) == labels, bins=15))
+    assert out.values["nll"] == pytest.approx(log_loss(labels, probs, labels=range(5)))
+    for key, (low, high) in out.intervals.items():
+        assert low <= high, key
+        if key != "mce":
+            assert low - 1e-12 <= out.values[key] <= high + 1e-12, key
+    # the vectorised ECE resamples equal the straightforward computation on the same resamples
+    idx = np.random.default_rng(0).integers(0, 300, size=(400, 300))
+    conf, correct = probs.max(1), (probs.argmax(1) == labels).astype(float)
+    direct = [ece(conf[i], correct[i], bins=15) for i in idx]
+    assert out.intervals["ece"] == pytest.approx((np.percentile(direct, 2.5), np.percentile(direct, 97.5)))
+    again = calibration(logits, labels, bins=15, resamples=400, seed=0)
+    assert again.intervals == out.intervals  # seeded
