@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import brier_score_loss, log_loss
 
 from ebmbench.suites.calibration.metrics import bin_index, brier, calibration, ece, nll, reliability
@@ -60,3 +61,40 @@ def test_calibration_bundle_and_bootstrap_intervals() -> None:
     assert out.intervals["ece"] == pytest.approx((np.percentile(direct, 2.5), np.percentile(direct, 97.5)))
     again = calibration(logits, labels, bins=15, resamples=400, seed=0)
     assert again.intervals == out.intervals  # seeded
+
+
+# ---- the suite ----------------------------------------------------------------------------------------------
+def test_suite_measures_every_classifier_view(tiny_cond_ebm_path, tiny_classifier_path, tmp_path) -> None:
+    from ebmbench.checkpoint import load_checkpoint
+    from ebmbench.data.base import load_dataset
+    from ebmbench.runner import run_suite
+
+    run = run_suite("calibration", tiny_cond_ebm_path, tmp_path / "run",
+                    ["n=60", "bins=10", "bootstrap=200", "purify_steps=2"],
+                    baselines={"clf": tiny_classifier_path}, progress=False)
+    records = run.records()
+    views = {(r.model, r.extra["view"]) for r in records}
+    assert views == {("cebm", "plain"), ("cebm", "purified"), ("clf", "plain")}
+    assert all(r.extra["bins"] == 10 and "right-closed" in r.extra["binning"] for r in records)
+    # the classifier's plain numbers equal a direct computation on its logits
+    x, y = load_dataset("digits", "test").tensors(60, seed=0)
+    with torch.no_grad():
+        logits = load_checkpoint(tiny_classifier_path).model.logits(x).double().numpy()
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    rows = {r.metric: r for r in records if r.model == "clf"}
+    assert rows["nll"].value == pytest.approx(log_loss(y.numpy(), probs, labels=range(10)), rel=1e-6)
+    assert rows["ece"].value == pytest.approx(ece(probs.max(1), probs.argmax(1) == y.numpy(), bins=10), abs=1e-9)
+    assert rows["ece"].higher_is_better is False and rows["accuracy"].higher_is_better is True
+    assert rows["ece"].ci_low <= rows["ece"].value <= rows["ece"].ci_high
+    assert (run.path / "reliability.png").exists()
+    saved = np.load(run.path / "logits" / "cebm__purified.npz")
+    assert saved["logits"].shape == (60, 10)
+
+
+def test_models_without_logits_are_refused(dummy_path, tmp_path) -> None:
+    from ebmbench.errors import EbmbenchError
+    from ebmbench.runner import run_suite
+
+    with pytest.raises(EbmbenchError, match="logits"):
+        run_suite("calibration", dummy_path, tmp_path / "run", progress=False)

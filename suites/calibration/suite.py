@@ -1,0 +1,149 @@
+"""Suite ``calibration``: are the classifier views' probabilities calibrated (JEM's claim, Grathwohl et al. 2019)?
+
+For every classifier view (see ``views``: the model's own logits, its Langevin-purified logits, every baseline
+with logits, the default digits classifiers when no ``--baseline`` is given) on the test split: ECE and MCE with
+``bins`` equal-width confidence bins (stated in every record), NLL, the multiclass Brier score, accuracy and mean
+confidence, each with a seeded bootstrap 95% interval (see ``metrics``). The run directory also holds
+``logits/MODEL__VIEW.npz`` (logits and labels of every test image: everything else is recomputable from them)
+and ``reliability.png`` (one reliability diagram per view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ebmbench.errors import EbmbenchError
+from ebmbench.models.base import Capability, Model
+from ebmbench.options import check_ranges
+from ebmbench.records import Record
+from ebmbench.rundir import atomic_path
+from ebmbench.sampler import make_generator
+from ebmbench.suite import Suite, SuiteContext
+from ebmbench.suites.calibration.metrics import DIRECTIONS, calibration
+from ebmbench.suites.calibration.plots import reliability_diagrams
+from ebmbench.suites.calibration.views import View, classifier_views
+from ebmbench.suites.robustness.attacks import default_radius, parse_eps
+from ebmbench.suites.robustness.baselines import default_baselines
+from ebmbench.suites.robustness.views import Purification
+
+BINNING = "equal-width, right-closed"
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """``n``: test images (a seeded subset; default all); ``bins``: equal-width confidence bins of ECE/MCE;
+    ``bootstrap``: resamples for the 95% intervals (0: none); ``purify_*``: the Langevin purification of models
+    with energy and logits (steps 0 = no purified view; radius ``auto`` = the robustness suite's default,
+    ``none`` = no box; per_class unset = one chain per label for conditional models); ``default_baselines``:
+    the digits' standard and PGD-trained classifiers when no ``--baseline`` is given; ``batch_size``."""
+
+    n: int | None = None
+    bins: int = 15
+    bootstrap: int = 1000
+    purify_steps: int = 10
+    purify_step_size: float = 10.0
+    purify_noise: float = 0.005
+    purify_grad_clip: float | None = 0.01
+    purify_radius: str = "auto"
+    purify_per_class: bool | None = None
+    default_baselines: bool = True
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("n", "bins", "batch_size"), non_negative=("bootstrap", "purify_steps"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    purification: Purification | None
+    n: int
+
+
+class CalibrationSuite(Suite):
+    """ECE (stated binning), MCE, NLL, Brier, accuracy and confidence of every classifier view, with intervals."""
+
+    name = "calibration"
+    version = "1"
+    description = "calibration of every classifier view: ECE, NLL, Brier, reliability diagrams"
+    requires = (Capability.LOGITS,)
+    Options = CalibrationOptions
+    headline = "ece"
+    uses_baselines = True
+    quickstart = ("purify_steps=5", "bootstrap=500")
+
+    def check(self, ctx: SuiteContext) -> None:
+        self.plan = self.prepare(ctx)
+
+    def prepare(self, ctx: SuiteContext) -> Plan:
+        info = ctx.model.info
+        if info.num_classes < 2:
+            raise EbmbenchError("the calibration suite needs a model that classifies (two or more classes)")
+        for name, model in ctx.baselines.items():
+            if model.has(Capability.LOGITS) and model.info.num_classes != info.num_classes:
+                raise EbmbenchError(f"baseline {name!r} has {model.info.num_classes} classes, the model "
+                                    f"{info.num_classes}")
+        test_size = len(ctx.load("test"))
+        return Plan(self._purification(ctx.model), min(self.options.n or test_size, test_size))
+
+    def _purification(self, model: Model) -> Purification | None:
+        o = self.options
+        if o.purify_steps == 0:
+            return None
+        text = o.purify_radius.strip().lower()
+        radius = default_radius(model.info.input_shape) if text == "auto" else None if text == "none" else \
+            parse_eps(text)
+        per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
+        return Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
+                            grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
+
+    def run(self, ctx: SuiteContext) -> None:
+        plan = getattr(self, "plan", None) or self.prepare(ctx)
+        models = {ctx.model_name: ctx.model, **ctx.baselines}
+        if not ctx.baselines and self.options.default_baselines:
+            models.update(default_baselines(ctx))
+        views, _ = classifier_views(models, plan.purification, make_generator(ctx.seed, ctx.device))
+        x, y = ctx.load("test").tensors(plan.n, seed=ctx.seed)
+        tables = {}
+        for view in views:
+            unit = f"{view.model}|{view.view}"
+            path = ctx.run.file(f"logits/{_safe(view.model)}__{view.view}.npz")
+            if not (ctx.is_done(unit) and path.exists()):
+                logits = self._logits(ctx, view, x)
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, logits=logits, labels=y.numpy())
+            saved = np.load(path)
+            result = calibration(saved["logits"], saved["labels"], self.options.bins, self.options.bootstrap,
+                                 seed=ctx.seed)
+            if not ctx.is_done(unit):
+                ctx.commit(unit, self._records(ctx, view, result, plan))
+            tables[f"{view.model} [{view.view}]"] = (result.reliability, result.values["ece"])
+        reliability_diagrams(tables, ctx.run.file("reliability.png"),
+                             title=f"Reliability on {ctx.dataset} test ({plan.n} images, {self.options.bins} bins)")
+
+    def _logits(self, ctx: SuiteContext, view: View, x: torch.Tensor) -> np.ndarray:
+        out = []
+        view.module.eval()
+        for start in range(0, len(x), self.options.batch_size):
+            batch = x[start:start + self.options.batch_size].to(ctx.device)
+            with torch.no_grad() if view.view == "plain" else torch.enable_grad():
+                out.append(view.module(batch).detach().double().cpu())
+        logits = torch.cat(out).numpy()
+        if not np.isfinite(logits).all():
+            raise EbmbenchError(f"{view.model} [{view.view}] gave NaN or infinite logits; the model has diverged")
+        return logits
+
+    def _records(self, ctx: SuiteContext, view: View, result, plan: Plan) -> list[Record]:
+        extra = {"view": view.view, "bins": self.options.bins, "binning": BINNING,
+                 "bootstrap": self.options.bootstrap}
+        if view.view == "purified" and plan.purification is not None:
+            extra["defense"] = plan.purification.describe()
+        return [self.record(ctx, metric, value, "test", model=view.model, higher_is_better=DIRECTIONS[metric],
+                            ci=result.intervals.get(metric), n=result.n, **extra)
+                for metric, value in result.values.items()]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
