@@ -53,3 +53,114 @@ def test_ssim_on_real_digits_matches_scikit_image() -> None:
 def test_ssim_refuses_images_smaller_than_window() -> None:
     with pytest.raises(ValueError, match="window"):
         ssim(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 5, 5))
+
+
+# ---- corruptions and the simple baselines -------------------------------------------------------------------
+def test_corruptions_have_their_documented_levels() -> None:
+    from ebmbench.suites.restoration.corruptions import corrupt, parse_corruption
+
+    clean = torch.full((400, 1, 8, 8), 0.5)
+    noisy, known = corrupt(parse_corruption("gaussian:0.1"), clean, (0.0, 1.0), seed=0)
+    assert known.all()
+    assert (noisy - clean).std().item() == pytest.approx(0.1, rel=0.03)
+    sp, _ = corrupt(parse_corruption("salt-pepper:0.3"), clean, (0.0, 1.0), seed=0)
+    hit = sp != 0.5
+    assert hit.float().mean().item() == pytest.approx(0.3, abs=0.02)
+    assert set(sp[hit].unique().tolist()) == {0.0, 1.0}
+    box, known = corrupt(parse_corruption("box:0.5"), clean, (0.0, 1.0), seed=0)
+    assert (~known[0, 0]).nonzero().tolist() == [[r, c] for r in range(2, 6) for c in range(2, 6)]
+    assert torch.equal(box[known.expand_as(box)], clean[known.expand_as(clean)])
+    _, known = corrupt(parse_corruption("half:bottom"), clean, (0.0, 1.0), seed=0)
+    assert (~known[0, 0, 4:]).all() and known[0, 0, :4].all()
+    _, known = corrupt(parse_corruption("half:left"), clean, (0.0, 1.0), seed=0)
+    assert (~known[0, 0, :, :4]).all() and known[0, 0, :, 4:].all()
+    pixels, known = corrupt(parse_corruption("pixels:0.5"), clean, (0.0, 1.0), seed=0)
+    assert (~known).float().mean().item() == pytest.approx(0.5, abs=0.02)
+    assert pixels[~known.expand_as(pixels)].std().item() == pytest.approx((1 / 12) ** 0.5, rel=0.05)  # uniform fill
+
+
+@pytest.mark.parametrize("text", ["blur:1", "gaussian:x", "salt-pepper:1.5", "half:middle", "box:0"])
+def test_bad_corruptions_are_one_line_errors(text: str) -> None:
+    from ebmbench.errors import EbmbenchError
+    from ebmbench.suites.restoration.corruptions import parse_corruption
+
+    with pytest.raises(EbmbenchError):
+        parse_corruption(text)
+
+
+def test_median_filter_by_hand() -> None:
+    from ebmbench.suites.restoration.baselines import median_filter
+
+    x = torch.zeros(1, 1, 3, 3)
+    x[0, 0, 1, 1] = 1.0  # an isolated hot pixel disappears
+    assert median_filter(x).abs().max().item() == 0.0
+    img = torch.arange(25, dtype=torch.float64).reshape(1, 1, 5, 5) / 25
+    got = median_filter(img)
+    assert got[0, 0, 2, 2].item() == pytest.approx(float(np.median(img[0, 0, 1:4, 1:4].numpy())))
+
+
+# ---- the suite ----------------------------------------------------------------------------------------------
+def test_suite_rows_equal_direct_computations(dummy_path, tiny_classifier_path, tmp_path) -> None:
+    from ebmbench.checkpoint import load_checkpoint
+    from ebmbench.data.base import load_dataset
+    from ebmbench.runner import run_suite
+    from ebmbench.suites.restoration.corruptions import corrupt, parse_corruption
+
+    run = run_suite("restoration", dummy_path, tmp_path / "run",
+                    ["n=30", "corruptions=gaussian:0.3,box:0.5", "steps=0,3", "step_size=0.001", "noise=0.01",
+                     "grad_clip=none"], baselines={"clf": tiny_classifier_path}, progress=False)
+    rows = {(r.model, r.eval_set, r.metric, r.extra.get("steps")): r for r in run.records()}
+    clean, labels = load_dataset("digits", "test").tensors(30, seed=0)
+    noisy, _ = corrupt(parse_corruption("gaussian:0.3"), clean, (0.0, 1.0), seed=0)
+    direct = psnr(noisy, clean).numpy()
+    row = rows[("corrupted-input", "gaussian:0.3", "psnr", None)]
+    assert row.value == pytest.approx(direct.mean(), rel=1e-6)
+    assert row.ci_low < row.value < row.ci_high and row.n == 30
+    assert rows[("dummy", "gaussian:0.3", "psnr", 0)].value == pytest.approx(row.value)  # 0 steps: the input
+    assert rows[("dummy", "gaussian:0.3", "ssim", 0)].value == pytest.approx(
+        rows[("corrupted-input", "gaussian:0.3", "ssim", None)].value)
+    assert ("median-filter", "gaussian:0.3", "psnr", None) in rows
+    assert ("mean-image", "box:0.5", "ssim", None) in rows
+    clf = load_checkpoint(tiny_classifier_path).model
+    with torch.no_grad():
+        expected = (clf.logits(noisy).argmax(1) == labels).float().mean().item()
+    acc = rows[("corrupted-input", "gaussian:0.3", "accuracy", None)]
+    assert acc.value == pytest.approx(expected) and acc.extra["classifier"] == "clf"
+    assert 0 <= acc.ci_low <= acc.value <= acc.ci_high <= 1
+    assert rows[("clean-input", "clean", "accuracy", None)].n == 30
+    # inpainting keeps the known pixels exactly
+    shown = np.load(run.path / "images" / "box_0.5.npz")
+    known = np.ones((8, 8), dtype=bool)
+    known[2:6, 2:6] = False
+    np.testing.assert_array_equal(shown["restored"][:, 0][:, known], shown["clean"][:, 0][:, known])
+    assert not np.array_equal(shown["restored"][:, 0][:, ~known], shown["corrupted"][:, 0][:, ~known])
+    for name in ("restoration_grid.png", "metric_vs_steps.png"):
+        assert (run.path / name).exists()
+
+
+def test_conditional_label_modes(tiny_cond_ebm_path, tmp_path) -> None:
+    from ebmbench.runner import run_suite
+
+    for mode in ("true", "predicted", "marginal"):
+        run = run_suite("restoration", tiny_cond_ebm_path, tmp_path / mode,
+                        ["n=10", "corruptions=pixels:0.5", "steps=0,2", f"label={mode}", "default_baselines=false"],
+                        progress=False)
+        assert {r.extra["label"] for r in run.records() if r.eval_set != "clean"} == {mode}
+
+
+def test_true_labels_need_a_conditional_model(dummy_path, tmp_path) -> None:
+    from ebmbench.errors import EbmbenchError
+    from ebmbench.runner import run_suite
+
+    with pytest.raises(EbmbenchError, match="conditional"):
+        run_suite("restoration", dummy_path, tmp_path / "run", ["label=true"], progress=False)
+
+
+def test_wilson_interval_matches_scipy() -> None:
+    from scipy.stats import binomtest
+
+    from ebmbench.suites.restoration.intervals import wilson
+
+    for k, n in ((0, 20), (1, 80), (37, 50), (50, 50)):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
