@@ -31,7 +31,10 @@ OURS = "ours"
 
 def paper_tables(frame: pd.DataFrame, published: pd.DataFrame) -> list[Table]:
     """All paper tables: quality, OOD (one per in-distribution dataset), robustness."""
-    return [quality_table(frame, published), *ood_tables(frame, published), robustness_table(frame, published)]
+    from ebmbench.reports.paper_more import more_tables
+
+    return [quality_table(frame, published), *ood_tables(frame, published), robustness_table(frame, published),
+            *more_tables(frame)]
 
 
 # ---- sample quality -----------------------------------------------------------------------------------------
