@@ -98,10 +98,6 @@ class Calibration:
     reliability: Reliability
 
 
-DIRECTIONS: dict[str, bool] = {"ece": False, "mce": False, "nll": False, "brier": False, "accuracy": True,
-                               "confidence": True}
-
-
 def calibration(logits: np.ndarray, labels: np.ndarray, bins: int = 15, resamples: int = 1000,
                 seed: int = 0) -> Calibration:
     """ECE, MCE, NLL, Brier, accuracy and mean confidence of ``logits`` against ``labels``, with bootstrap

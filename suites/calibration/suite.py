@@ -22,14 +22,19 @@ from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
 from ebmbench.sampler import make_generator
 from ebmbench.suite import Suite, SuiteContext
-from ebmbench.suites.calibration.metrics import DIRECTIONS, calibration
+from ebmbench.suites.calibration.metrics import calibration
 from ebmbench.suites.calibration.plots import reliability_diagrams
-from ebmbench.suites.calibration.views import View, classifier_views
-from ebmbench.suites.robustness.attacks import default_radius, parse_eps
-from ebmbench.suites.robustness.baselines import default_baselines
-from ebmbench.suites.robustness.views import Purification
+from ebmbench.suites.calibration.spec import SPEC
+from ebmbench.suites.calibration.views import Purification, View, classifier_views, default_radius
 
 BINNING = "equal-width, right-closed"
+# The digits' default classifiers: the robustness suite's standard and PGD-trained ones (same settings, so the
+# model cache serves both suites).
+DIGITS_CLASSIFIERS: dict[str, dict[str, object]] = {
+    "classifier": {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64},
+    "classifier-pgd": {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64,
+                       "adv_train": "linf:0.1", "adv_steps": 3},
+}
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,9 @@ class Plan:
 class CalibrationSuite(Suite):
     """ECE (stated binning), MCE, NLL, Brier, accuracy and confidence of every classifier view, with intervals."""
 
-    name = "calibration"
-    version = "1"
-    description = "calibration of every classifier view: ECE, NLL, Brier, reliability diagrams"
+    spec = SPEC
     requires = (Capability.LOGITS,)
     Options = CalibrationOptions
-    headline = "ece"
     uses_baselines = True
     quickstart = ("purify_steps=5", "bootstrap=500")
 
@@ -94,7 +96,7 @@ class CalibrationSuite(Suite):
             return None
         text = o.purify_radius.strip().lower()
         radius = default_radius(model.info.input_shape) if text == "auto" else None if text == "none" else \
-            parse_eps(text)
+            _radius(text)
         per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
         return Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
                             grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
@@ -102,8 +104,8 @@ class CalibrationSuite(Suite):
     def run(self, ctx: SuiteContext) -> None:
         plan = getattr(self, "plan", None) or self.prepare(ctx)
         models = {ctx.model_name: ctx.model, **ctx.baselines}
-        if not ctx.baselines and self.options.default_baselines:
-            models.update(default_baselines(ctx))
+        if not ctx.baselines and self.options.default_baselines and ctx.dataset == "digits":
+            models.update(_default_classifiers(ctx))
         views, _ = classifier_views(models, plan.purification, make_generator(ctx.seed, ctx.device))
         x, y = ctx.load("test").tensors(plan.n, seed=ctx.seed)
         tables = {}
@@ -125,11 +127,10 @@ class CalibrationSuite(Suite):
 
     def _logits(self, ctx: SuiteContext, view: View, x: torch.Tensor) -> np.ndarray:
         out = []
-        view.module.eval()
         for start in range(0, len(x), self.options.batch_size):
             batch = x[start:start + self.options.batch_size].to(ctx.device)
             with torch.no_grad() if view.view == "plain" else torch.enable_grad():
-                out.append(view.module(batch).detach().double().cpu())
+                out.append(view.logits(batch).detach().double().cpu())
         logits = torch.cat(out).numpy()
         if not np.isfinite(logits).all():
             raise EbmbenchError(f"{view.model} [{view.view}] gave NaN or infinite logits; the model has diverged")
@@ -140,9 +141,29 @@ class CalibrationSuite(Suite):
                  "bootstrap": self.options.bootstrap}
         if view.view == "purified" and plan.purification is not None:
             extra["defense"] = plan.purification.describe()
-        return [self.record(ctx, metric, value, "test", model=view.model, higher_is_better=DIRECTIONS[metric],
+        return [self.record(ctx, metric, value, "test", model=view.model,
                             ci=result.intervals.get(metric), n=result.n, **extra)
                 for metric, value in result.values.items()]
+
+
+def _default_classifiers(ctx: SuiteContext) -> dict[str, Model]:
+    from ebmbench.checkpoint import load_checkpoint
+    from ebmbench.zoo import cached_model
+
+    out = {}
+    for name, settings in DIGITS_CLASSIFIERS.items():
+        path = cached_model("classifier", settings, ctx.cache_dir, ctx.device, data=ctx.data, progress=ctx.progress)
+        out[name] = load_checkpoint(path, ctx.device).model.eval()
+    return out
+
+
+def _radius(text: str) -> float:
+    from fractions import Fraction
+
+    try:
+        return float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise EbmbenchError(f"purify_radius={text!r}: give a number such as 0.1 or 8/255, auto or none") from None
 
 
 def _safe(name: str) -> str:

@@ -42,11 +42,11 @@ from ebmbench.suites.mcmc.chains import Traces, implied_temperature, random_dire
 from ebmbench.suites.mcmc.chains import chain_starts as starts_for
 from ebmbench.suites.mcmc.diagnostics import ess_per_chain, mser_burn_in, split_rhat
 from ebmbench.suites.mcmc.plots import energy_traces
+from ebmbench.suites.mcmc.spec import CHECKS, SPEC
 
 RHAT_LIMIT = 1.1  # the classic split R-hat threshold (Gelman et al. 2013)
 MIN_ESS = 10.0  # energy ESS per chain below this: the chain is nearly stuck
 MIN_ACCEPT = 0.05  # mean MALA acceptance below this: the discretisation is far from exact
-CHECKS = ("rhat", "burn_in", "ess", "mala")
 
 
 class MCMCWarning(UserWarning):
@@ -108,12 +108,9 @@ class Plan:
 class MCMCSuite(Suite):
     """ESS, split R-hat, burn-in and MALA acceptance of the model's Langevin chains."""
 
-    name = "mcmc"
-    version = "1"
-    description = "mixing of the Langevin chains: ESS, split R-hat, burn-in, MALA acceptance"
+    spec = SPEC
     requires = (Capability.ENERGY, Capability.SAMPLE)
     Options = MCMCOptions
-    headline = "rhat_energy"
     quickstart = ("chains=4", "labels=4", "steps=100")
 
     def check(self, ctx: SuiteContext) -> None:
@@ -191,25 +188,24 @@ class MCMCSuite(Suite):
         accept = np.concatenate([g["mala_acceptance"] for g in groups])
         worst = max(groups, key=lambda g: g["rhat_energy"])
         out = [
-            self.record(ctx, "rhat_energy", worst["rhat_energy"], "all", higher_is_better=False, n=len(groups),
+            self.record(ctx, "rhat_energy", worst["rhat_energy"], "all", n=len(groups),
                         aggregate="max over labels", worst=worst["group"], **setting),
-            self.record(ctx, "rhat_projection", max(g["rhat_projection"] for g in groups), "all",
-                        higher_is_better=False, n=len(groups), aggregate="max over labels and projections",
-                        **setting),
-            self.record(ctx, "ess_energy", float(ess_e.mean()), "all", higher_is_better=True, ci=_t_interval(ess_e),
+            self.record(ctx, "rhat_projection", max(g["rhat_projection"] for g in groups), "all", n=len(groups),
+                        aggregate="max over labels and projections", **setting),
+            self.record(ctx, "ess_energy", float(ess_e.mean()), "all", ci=_t_interval(ess_e),
                         n=len(ess_e), min=float(ess_e.min()), estimator="geyer-initial-monotone",
                         draws_min=min(g["draws"] for g in groups), **setting),
-            self.record(ctx, "ess_projection", float(ess_p.mean()), "all", higher_is_better=True,
+            self.record(ctx, "ess_projection", float(ess_p.mean()), "all",
                         ci=_t_interval(ess_p), n=len(ess_p), min=float(ess_p.min()),
                         estimator="geyer-initial-monotone", **setting),
-            self.record(ctx, "mala_acceptance", float(accept.mean()), "all", higher_is_better=True,
+            self.record(ctx, "mala_acceptance", float(accept.mean()), "all",
                         ci=_t_interval(accept), n=len(accept), temperature=plan.temperature, **setting),
             self.record(ctx, "burn_in", max(g["burn_in"] for g in groups), "all", n=len(groups),
                         aggregate="max over labels", estimator="mser", **setting),
         ]
         for check in CHECKS:
             failed = sum(w["check"] == check for w in found)
-            out.append(self.record(ctx, f"sanity_{check}", failed, "all", higher_is_better=False, n=len(groups),
+            out.append(self.record(ctx, f"sanity_{check}", failed, "all", n=len(groups),
                                    passed=failed == 0))
         return out
 

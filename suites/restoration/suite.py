@@ -41,10 +41,13 @@ from ebmbench.suites.restoration.corruptions import DEFAULT_CORRUPTIONS, Corrupt
 from ebmbench.suites.restoration.intervals import mean_interval, wilson
 from ebmbench.suites.restoration.metrics import psnr, ssim
 from ebmbench.suites.restoration.plots import metric_vs_steps, restoration_grid
+from ebmbench.suites.restoration.spec import SPEC
 
 CORRUPTED = "corrupted-input"
 CLEAN = "clean-input"
 GRID_IMAGES = 8  # images per corruption kept for the figure
+# The digits' default classifier: the robustness suite's standard one (same settings: the cache serves both).
+DIGITS_CLASSIFIER: dict[str, object] = {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64}
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,9 @@ class Plan:
 class RestorationSuite(Suite):
     """PSNR, SSIM and classifier accuracy of Langevin restorations of corrupted test images."""
 
-    name = "restoration"
-    version = "1"
-    description = "denoising and inpainting by Langevin from the corrupted image: PSNR, SSIM, accuracy"
+    spec = SPEC
     requires = (Capability.ENERGY,)
     Options = RestorationOptions
-    headline = "psnr"
     uses_baselines = True
     quickstart = ("n=100", "steps=0,5,10,20")
 
@@ -141,10 +141,9 @@ class RestorationSuite(Suite):
         found = {n: m for n, m in ctx.baselines.items() if m.has(Capability.LOGITS)}
         if found or not self.options.default_baselines or ctx.dataset != "digits":
             return found
-        from ebmbench.suites.robustness.baselines import DIGITS_BASELINES
         from ebmbench.zoo import cached_model
 
-        path = cached_model("classifier", DIGITS_BASELINES["classifier"], ctx.cache_dir, ctx.device, data=ctx.data,
+        path = cached_model("classifier", DIGITS_CLASSIFIER, ctx.cache_dir, ctx.device, data=ctx.data,
                             progress=ctx.progress)
         return {"classifier": load_checkpoint(path, ctx.device).model.eval()}
 
@@ -205,7 +204,7 @@ class RestorationSuite(Suite):
         for metric, values in (("psnr", psnr(images, clean, rng[1] - rng[0])),
                                ("ssim", ssim(images, clean, rng[1] - rng[0], self.options.ssim_window))):
             v = values.numpy()
-            out.append(self.record(ctx, metric, float(v.mean()), c.name, model=model, higher_is_better=True,
+            out.append(self.record(ctx, metric, float(v.mean()), c.name, model=model,
                                    ci=mean_interval(v), n=len(v), **extra))
         out += [self._accuracy(ctx, model, c.name, clf, m, images, labels, **extra) for clf, m in classifiers.items()]
         return out
@@ -218,7 +217,7 @@ class RestorationSuite(Suite):
                 x = images[start:start + self.options.batch_size].to(ctx.device)
                 pred = clf.logits(x).argmax(dim=1).cpu()
                 correct += int((pred == labels[start:start + len(x)]).sum())
-        return self.record(ctx, "accuracy", correct / len(images), eval_set, model=model, higher_is_better=True,
+        return self.record(ctx, "accuracy", correct / len(images), eval_set, model=model,
                            ci=wilson(correct, len(images)), n=len(images), classifier=clf_name, **extra)
 
     def _label_mode(self, ctx: SuiteContext) -> str:

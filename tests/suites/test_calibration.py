@@ -88,8 +88,16 @@ def test_suite_measures_every_classifier_view(tiny_cond_ebm_path, tiny_classifie
     assert rows["ece"].higher_is_better is False and rows["accuracy"].higher_is_better is True
     assert rows["ece"].ci_low <= rows["ece"].value <= rows["ece"].ci_high
     assert (run.path / "reliability.png").exists()
+    # the purified view is the robustness suite's defense (same defaults, same seeded noise)
+    from ebmbench.sampler import make_generator
+    from ebmbench.suites.robustness.views import Purification, PurifiedView
+
     saved = np.load(run.path / "logits" / "cebm__purified.npz")
-    assert saved["logits"].shape == (60, 10)
+    model = load_checkpoint(tiny_cond_ebm_path).model
+    view = PurifiedView(model, Purification(steps=2, radius=0.1, per_class=True), generator=make_generator(0, "cpu"))
+    np.testing.assert_allclose(saved["logits"], view(x).detach().double().numpy(), rtol=1e-5, atol=1e-6)
+    rows = {r.metric: r for r in records if r.model == "cebm" and r.extra["view"] == "purified"}
+    assert "K=2" in rows["ece"].extra["defense"]
 
 
 def test_models_without_logits_are_refused(dummy_path, tmp_path) -> None:
