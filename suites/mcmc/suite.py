@@ -141,8 +141,11 @@ class MCMCSuite(Suite):
         self._artifacts(ctx, plan, traces, labels, groups, found)
         if not ctx.is_done("chains"):
             ctx.commit("chains", records)
-        for w in found:
-            warnings.warn(f"mcmc ({w['check']}) {w['group']}: {w['message']}", MCMCWarning, stacklevel=2)
+        for check in CHECKS:  # one warning per failed check; warnings.json has every label's
+            failed = [w for w in found if w["check"] == check]
+            if failed:
+                where = failed[0]["group"] if len(failed) == 1 else f"{len(failed)} of {len(groups)} labels"
+                warnings.warn(f"mcmc ({check}) {where}: {failed[0]['message']}", MCMCWarning, stacklevel=2)
 
     # --- chains -----------------------------------------------------------------------------------------------
     def _chains(self, ctx: SuiteContext, plan: Plan) -> tuple[Traces, np.ndarray]:

@@ -28,7 +28,11 @@ def restoration_grid(shown: dict[str, dict[str, np.ndarray]], path: Path, title:
     import matplotlib.pyplot as plt
 
     rows = max(len(shown), 1)
-    fig, axes = plt.subplots(rows, len(COLUMNS), figsize=(3.2 * len(COLUMNS), 1.1 * rows + 0.8), squeeze=False)
+    first = next(iter(shown.values()), {"clean": np.zeros((1, 1, 8, 8))})["clean"]
+    aspect = first.shape[-2] / (len(first) * (first.shape[-1] + 1))  # height / width of one strip
+    width = 3.2
+    fig, axes = plt.subplots(rows, len(COLUMNS), figsize=(width * len(COLUMNS), rows * (width * aspect + 0.15) + 0.6),
+                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.15})
     for r, (name, images) in enumerate(shown.items()):
         for col, (key, label) in enumerate(COLUMNS):
             ax = axes[r, col]
@@ -64,6 +68,7 @@ def metric_vs_steps(records: list[Record], model: str, path: Path, title: str = 
                                linestyle="--" if r.model == "corrupted-input" else ":")
         ax.set_xlabel("Langevin steps from the corrupted image")
         ax.set_ylabel(label)
-    axes[1].legend(fontsize=7, ncol=2)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="center left", bbox_to_anchor=(0.91, 0.5), title="corruption")
     fig.suptitle(title + " (dashed: corrupted input; dotted: simple baseline)", fontsize=10)
     return save_figure(fig, path)
