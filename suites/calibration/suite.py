@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges
@@ -22,19 +23,19 @@ from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
 from ebmbench.sampler import make_generator
 from ebmbench.suite import Suite, SuiteContext
-from ebmbench.suites.calibration.metrics import calibration
+from ebmbench.suites.calibration.metrics import Calibration, calibration
 from ebmbench.suites.calibration.plots import reliability_diagrams
 from ebmbench.suites.calibration.spec import SPEC
 from ebmbench.suites.calibration.views import Purification, View, classifier_views, default_radius
 
 BINNING = "equal-width, right-closed"
-# The digits' default classifiers: the robustness suite's standard and PGD-trained ones (same settings, so the
-# model cache serves both suites).
-DIGITS_CLASSIFIERS: dict[str, dict[str, object]] = {
-    "classifier": {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64},
-    "classifier-pgd": {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64,
-                       "adv_train": "linf:0.1", "adv_steps": 3},
-}
+# Default baselines: the robustness suite's standard and PGD-trained classifiers (the same recipes, so the model
+# cache serves both suites).
+DEFAULT_BASELINES: tuple[Recipe, ...] = (
+    Recipe("classifier", "classifier", {"width": 16, "iterations": 200, "batch_size": 64}),
+    Recipe("classifier-pgd", "classifier", {"width": 16, "iterations": 200, "batch_size": 64,
+                                            "adv_train": "linf:0.1", "adv_steps": 3}),
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class CalibrationOptions:
     ``bootstrap``: resamples for the 95% intervals (0: none); ``purify_*``: the Langevin purification of models
     with energy and logits (steps 0 = no purified view; radius ``auto`` = the robustness suite's default,
     ``none`` = no box; per_class unset = one chain per label for conditional models); ``default_baselines``:
-    the digits' standard and PGD-trained classifiers when no ``--baseline`` is given; ``batch_size``."""
+    a standard and a PGD-trained classifier trained and cached for the digits when no ``--baseline`` is given
+    (``ebmbench.baselines``' rule); ``batch_size``."""
 
     n: int | None = None
     bins: int = 15
@@ -76,9 +78,6 @@ class CalibrationSuite(Suite):
     uses_baselines = True
     quickstart = ("purify_steps=5", "bootstrap=500")
 
-    def check(self, ctx: SuiteContext) -> None:
-        self.plan = self.prepare(ctx)
-
     def prepare(self, ctx: SuiteContext) -> Plan:
         info = ctx.model.info
         if info.num_classes < 2:
@@ -101,11 +100,12 @@ class CalibrationSuite(Suite):
         return Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
                             grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
 
-    def run(self, ctx: SuiteContext) -> None:
-        plan = getattr(self, "plan", None) or self.prepare(ctx)
+    def run(self, ctx: SuiteContext, plan: Plan) -> None:
         models = {ctx.model_name: ctx.model, **ctx.baselines}
-        if not ctx.baselines and self.options.default_baselines and ctx.dataset == "digits":
-            models.update(_default_classifiers(ctx))
+        defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name]) \
+            if self.options.default_baselines else {}
+        models.update({name: d.model for name, d in defaults.items()})
+        provenance = {name: d.provenance() for name, d in defaults.items()}
         views, _ = classifier_views(models, plan.purification, make_generator(ctx.seed, ctx.device))
         x, y = ctx.load("test").tensors(plan.n, seed=ctx.seed)
         tables = {}
@@ -120,7 +120,7 @@ class CalibrationSuite(Suite):
             result = calibration(saved["logits"], saved["labels"], self.options.bins, self.options.bootstrap,
                                  seed=ctx.seed)
             if not ctx.is_done(unit):
-                ctx.commit(unit, self._records(ctx, view, result, plan))
+                ctx.commit(unit, self._records(ctx, view, result, plan, provenance.get(view.model)))
             tables[f"{view.model} [{view.view}]"] = (result.reliability, result.values["ece"])
         reliability_diagrams(tables, ctx.run.file("reliability.png"),
                              title=f"Reliability on {ctx.dataset} test ({plan.n} images, {self.options.bins} bins)")
@@ -136,25 +136,17 @@ class CalibrationSuite(Suite):
             raise EbmbenchError(f"{view.model} [{view.view}] gave NaN or infinite logits; the model has diverged")
         return logits
 
-    def _records(self, ctx: SuiteContext, view: View, result, plan: Plan) -> list[Record]:
+    def _records(self, ctx: SuiteContext, view: View, result: Calibration, plan: Plan,
+                 default: dict | None) -> list[Record]:
         extra = {"view": view.view, "bins": self.options.bins, "binning": BINNING,
                  "bootstrap": self.options.bootstrap}
+        if default is not None:
+            extra["default_baseline"] = default
         if view.view == "purified" and plan.purification is not None:
             extra["defense"] = plan.purification.describe()
         return [self.record(ctx, metric, value, "test", model=view.model,
                             ci=result.intervals.get(metric), n=result.n, **extra)
                 for metric, value in result.values.items()]
-
-
-def _default_classifiers(ctx: SuiteContext) -> dict[str, Model]:
-    from ebmbench.checkpoint import load_checkpoint
-    from ebmbench.zoo import cached_model
-
-    out = {}
-    for name, settings in DIGITS_CLASSIFIERS.items():
-        path = cached_model("classifier", settings, ctx.cache_dir, ctx.device, data=ctx.data, progress=ctx.progress)
-        out[name] = load_checkpoint(path, ctx.device).model.eval()
-    return out
 
 
 def _radius(text: str) -> float:

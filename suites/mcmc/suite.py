@@ -113,9 +113,6 @@ class MCMCSuite(Suite):
     Options = MCMCOptions
     quickstart = ("chains=4", "labels=4", "steps=100")
 
-    def check(self, ctx: SuiteContext) -> None:
-        self.plan = self.prepare(ctx)
-
     def prepare(self, ctx: SuiteContext) -> Plan:
         o, info = self.options, ctx.model.info
         if info.conditional:
@@ -130,8 +127,7 @@ class MCMCSuite(Suite):
         temperature = implied_temperature(sampler) if o.mala_temperature == "implied" else float(o.mala_temperature)
         return Plan(groups, sampler, temperature)
 
-    def run(self, ctx: SuiteContext) -> None:
-        plan = getattr(self, "plan", None) or self.prepare(ctx)
+    def run(self, ctx: SuiteContext, plan: Plan) -> None:
         if ctx.is_done("chains") and ctx.run.file("energy_trace.png").exists():
             return
         traces, labels = self._chains(ctx, plan)

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ebmbench.checkpoint import load_checkpoint
+from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges
@@ -46,8 +46,9 @@ from ebmbench.suites.restoration.spec import SPEC
 CORRUPTED = "corrupted-input"
 CLEAN = "clean-input"
 GRID_IMAGES = 8  # images per corruption kept for the figure
-# The digits' default classifier: the robustness suite's standard one (same settings: the cache serves both).
-DIGITS_CLASSIFIER: dict[str, object] = {"dataset": "digits", "width": 16, "iterations": 200, "batch_size": 64}
+# The default classifier: the robustness suite's standard one (the same recipe: the model cache serves both).
+DEFAULT_BASELINES: tuple[Recipe, ...] = (Recipe("classifier", "classifier",
+                                                {"width": 16, "iterations": 200, "batch_size": 64}),)
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,11 @@ class RestorationSuite(Suite):
     requires = (Capability.ENERGY,)
     Options = RestorationOptions
     uses_baselines = True
-    quickstart = ("n=100", "steps=0,5,10,20")
+    quickstart = ("n=100", "steps=0,10,20,40")
 
-    def check(self, ctx: SuiteContext) -> None:
-        self.plan = self.prepare(ctx)
+    def __init__(self, options: RestorationOptions) -> None:
+        super().__init__(options)
+        self.provenance: dict[str, dict] = {}  # default classifier name -> what produced it
 
     def prepare(self, ctx: SuiteContext) -> Plan:
         o, info = self.options, ctx.model.info
@@ -119,8 +121,7 @@ class RestorationSuite(Suite):
         return Plan(corruptions, min(o.n or size, size), tuple(sorted(o.steps)))
 
     # --- running ----------------------------------------------------------------------------------------------
-    def run(self, ctx: SuiteContext) -> None:
-        plan = getattr(self, "plan", None) or self.prepare(ctx)
+    def run(self, ctx: SuiteContext, plan: Plan) -> None:
         clean, labels = ctx.load("test").tensors(plan.n, seed=ctx.seed)
         classifiers = self._classifiers(ctx)
         if not ctx.is_done("clean"):
@@ -138,14 +139,12 @@ class RestorationSuite(Suite):
         self._figures(ctx, plan)
 
     def _classifiers(self, ctx: SuiteContext) -> dict[str, Model]:
-        found = {n: m for n, m in ctx.baselines.items() if m.has(Capability.LOGITS)}
-        if found or not self.options.default_baselines or ctx.dataset != "digits":
-            return found
-        from ebmbench.zoo import cached_model
-
-        path = cached_model("classifier", DIGITS_CLASSIFIER, ctx.cache_dir, ctx.device, data=ctx.data,
-                            progress=ctx.progress)
-        return {"classifier": load_checkpoint(path, ctx.device).model.eval()}
+        """``--baseline`` models (all have logits, see ``prepare``), else the default classifier."""
+        if ctx.baselines or not self.options.default_baselines:
+            return dict(ctx.baselines)
+        defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name])
+        self.provenance = {name: d.provenance() for name, d in defaults.items()}
+        return {name: d.model for name, d in defaults.items()}
 
     def _corruption(self, ctx: SuiteContext, plan: Plan, c: Corruption, index: int, clean: torch.Tensor,
                     labels: torch.Tensor, mean_image: torch.Tensor, classifiers: dict[str, Model]
@@ -217,6 +216,8 @@ class RestorationSuite(Suite):
                 x = images[start:start + self.options.batch_size].to(ctx.device)
                 pred = clf.logits(x).argmax(dim=1).cpu()
                 correct += int((pred == labels[start:start + len(x)]).sum())
+        if clf_name in self.provenance:
+            extra["default_baseline"] = self.provenance[clf_name]
         return self.record(ctx, "accuracy", correct / len(images), eval_set, model=model,
                            ci=wilson(correct, len(images)), n=len(images), classifier=clf_name, **extra)
 
