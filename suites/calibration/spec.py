@@ -18,7 +18,7 @@ SPEC = SuiteSpec(
     qualifiers=(
         Qualifier("view", "view", place="column"),
         # an ECE with other bins is another estimate: never compared with this one
-        Qualifier("bins", "bins", place="setting", must_agree=True),
+        Qualifier("bins", "ECE bins", place="row", must_agree=True),
     ),
     tolerance=Tolerance(abs=0.02),  # ECE, Brier and accuracy live in [0, 1] (Brier in [0, 2])
     implementation="ebmbench.suites.calibration.suite:CalibrationSuite",

@@ -20,7 +20,7 @@ SPEC = SuiteSpec(
     ),
     headline="rhat_energy",
     qualifiers=(
-        Qualifier("protocol", "protocol", place="row", must_agree=True),
+        Qualifier("protocol", "protocol", place="setting"),
         Qualifier("chain_steps", "chain steps", place="row"),
         Qualifier("temperature", "MALA T", place="setting"),
     ),

@@ -15,7 +15,7 @@ SPEC = SuiteSpec(
     qualifiers=(
         Qualifier("steps", "steps", place="row"),
         Qualifier("classifier", "classifier", place="row"),
-        Qualifier("label", "label", place="setting", must_agree=True),
+        Qualifier("label", "label used", place="row", must_agree=True),
     ),
     tolerance=Tolerance(abs=0.02),  # SSIM and accuracy live in [0, 1]
     implementation="ebmbench.suites.restoration.suite:RestorationSuite",
