@@ -18,7 +18,7 @@ def reliability_diagrams(tables: dict[str, tuple[Reliability, float]], path: Pat
 
     cols = min(3, len(tables))
     rows = math.ceil(len(tables) / cols)
-    fig, axes = plt.subplots(2 * rows, cols, figsize=(4 * cols, 4.6 * rows), squeeze=False,
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(4 * cols, 4.2 * rows), squeeze=False, layout="constrained",
                              gridspec_kw={"height_ratios": [3, 1] * rows})
     for i, (name, (table, ece)) in enumerate(tables.items()):
         top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
@@ -27,8 +27,10 @@ def reliability_diagrams(tables: dict[str, tuple[Reliability, float]], path: Pat
         full = table.counts > 0
         top.bar(left[full], table.accuracy[full], width=width[full], align="edge", edgecolor="black",
                 color="tab:blue", label="accuracy")
-        top.bar(left[full], table.confidence[full] - table.accuracy[full], bottom=table.accuracy[full],
-                width=width[full], align="edge", color="tab:red", alpha=0.3, label="gap")
+        low = np.minimum(table.accuracy[full], table.confidence[full])
+        top.bar(left[full], np.abs(table.confidence[full] - table.accuracy[full]), bottom=low, width=width[full],
+                align="edge", color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
+                label="gap to mean confidence")
         top.plot([0, 1], [0, 1], linestyle="--", color="grey")
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{name}\nECE {ece:.3f}")
         top.legend(fontsize=7, loc="upper left")
@@ -38,5 +40,4 @@ def reliability_diagrams(tables: dict[str, tuple[Reliability, float]], path: Pat
         axes[2 * (j // cols), j % cols].axis("off")
         axes[2 * (j // cols) + 1, j % cols].axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
     return save_figure(fig, path)
