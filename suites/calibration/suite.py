@@ -76,7 +76,7 @@ class CalibrationSuite(Suite):
     requires = (Capability.LOGITS,)
     Options = CalibrationOptions
     uses_baselines = True
-    quickstart = ("purify_steps=5", "bootstrap=500")
+    quickstart = ("purify_steps=3", "bootstrap=500")  # the robustness quickstart's purification
 
     def prepare(self, ctx: SuiteContext) -> Plan:
         info = ctx.model.info

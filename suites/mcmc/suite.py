@@ -111,7 +111,7 @@ class MCMCSuite(Suite):
     spec = SPEC
     requires = (Capability.ENERGY, Capability.SAMPLE)
     Options = MCMCOptions
-    quickstart = ("chains=4", "labels=4", "steps=100")
+    quickstart = ("chains=4", "steps=200")
 
     def prepare(self, ctx: SuiteContext) -> Plan:
         o, info = self.options, ctx.model.info

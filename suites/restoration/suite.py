@@ -97,7 +97,7 @@ class RestorationSuite(Suite):
     requires = (Capability.ENERGY,)
     Options = RestorationOptions
     uses_baselines = True
-    quickstart = ("n=100", "steps=0,10,20,40")
+    quickstart = ("n=100", "steps=0,5,10,20")
 
     def __init__(self, options: RestorationOptions) -> None:
         super().__init__(options)
