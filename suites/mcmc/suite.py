@@ -235,7 +235,7 @@ def _checks(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rhat = max(g["rhat_energy"], g["rhat_projection"])
         if not rhat <= RHAT_LIMIT:
             found.append({"check": "rhat", "group": g["group"], "value": rhat,
-                          "message": f"split R-hat {rhat:.3g} > {RHAT_LIMIT}: chains from different seeds "
+                          "message": f"split R-hat {rhat:.3f} > {RHAT_LIMIT}: chains from different seeds "
                                      "disagree (they have not mixed)"})
         if g["burn_in"] >= g["length"] // 2:
             found.append({"check": "burn_in", "group": g["group"], "value": g["burn_in"],
