@@ -167,6 +167,7 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
           seed: int | None, resume: bool, device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
     """Train a model and write a self-describing checkpoint (periodically, so --resume can continue)."""
     from ebmbench.devices import resolve_device
+    from ebmbench.limits import SMALLEST_IMAGE, check_sizes
     from ebmbench.options import build_options, parse_pairs
     from ebmbench.training.common import TrainRequest, trainer_module
 
@@ -176,6 +177,7 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
         if value is not None:
             values[key] = str(value)
     config = build_options(module.Config, values)
+    check_sizes(config, SMALLEST_IMAGE, f"train --kind {kind}")
     if out.exists() and not resume:
         raise EbmbenchError(f"{out} exists; pass --resume to continue it or choose another --out")
     req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=show_progress(quiet))

@@ -14,6 +14,7 @@ from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import DataContext
 from ebmbench.devices import device_details, resolve_device, seed_everything
 from ebmbench.errors import EbmbenchError
+from ebmbench.limits import check_sizes
 from ebmbench.models.base import Model, require
 from ebmbench.options import build_options
 from ebmbench.registries import SUITES
@@ -79,8 +80,9 @@ def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Pat
     model_name = model_name or source.name
     _check_baseline_names(suite_cls, model_name, baselines or {})
     dev = resolve_device(device)
-    model = model.to(dev).eval()
     require(model, *suite_cls.requires, who=f"suite {suite_name!r}")
+    check_sizes(options, model.info.input_shape, f"suite {suite_name}")
+    model = model.to(dev).eval()
     loaded = {name: load_checkpoint(path, dev) for name, path in (baselines or {}).items()}
     for name, other in loaded.items():
         check_compatible(model.info, name, other.model.info)
