@@ -18,10 +18,10 @@ import torch
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
-from ebmbench.sampler import make_generator
+from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.calibration.metrics import Calibration, calibration
 from ebmbench.suites.calibration.plots import reliability_diagrams
@@ -40,24 +40,20 @@ DEFAULT_BASELINES: tuple[Recipe, ...] = (
 
 @dataclass(frozen=True)
 class CalibrationOptions:
-    """``n``: test images (a seeded subset; default all); ``bins``: equal-width confidence bins of ECE/MCE;
-    ``bootstrap``: resamples for the 95% intervals (0: none); ``purify_*``: the Langevin purification of models
-    with energy and logits (steps 0 = no purified view; radius ``auto`` = the robustness suite's default,
-    ``none`` = no box; per_class unset = one chain per label for conditional models); ``default_baselines``:
-    a standard and a PGD-trained classifier trained and cached for the digits when no ``--baseline`` is given
-    (``ebmbench.baselines``' rule); ``batch_size``."""
+    """Options of the calibration suite (``--set key=value``; each field's help says what it does)."""
 
-    n: int | None = None
-    bins: int = 15
-    bootstrap: int = 1000
-    purify_steps: int = 10
-    purify_step_size: float = 10.0
-    purify_noise: float = 0.005
-    purify_grad_clip: float | None = 0.01
-    purify_radius: str = "auto"
-    purify_per_class: bool | None = None
-    default_baselines: bool = True
-    batch_size: int = 100
+    n: int | None = option(None, help="test images, a seeded subset (none: all)")
+    bins: int = option(15, help="equal-width confidence bins of ECE and MCE")
+    bootstrap: int = option(1000, help="bootstrap resamples for the 95% intervals (0: none)")
+    purify_steps: int = option(10, help="Langevin purification steps of the purified view (0: no purified view)")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the purification's Langevin update")
+    purify_radius: str = option("auto", help="box around the input each step is clamped to: auto (8/255, or 0.1 "
+                                             "under 32 pixels a side), a number such as 8/255, or none")
+    purify_per_class: bool | None = option(None, help="one chain per label under E(x, y) (none: for conditional "
+                                                      "models)")
+    default_baselines: bool = option(True, help="a standard and a PGD-trained classifier, trained and cached for "
+                                                "the digits when no --baseline is given")
+    batch_size: int = option(100, help="images per batch")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n", "bins", "batch_size"), non_negative=("bootstrap", "purify_steps"))
@@ -97,8 +93,8 @@ class CalibrationSuite(Suite):
         radius = default_radius(model.info.input_shape) if text == "auto" else None if text == "none" else \
             _radius(text)
         per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
-        return Purification(steps=o.purify_steps, step_size=o.purify_step_size, noise=o.purify_noise,
-                            grad_clip=o.purify_grad_clip, radius=radius, per_class=per_class)
+        return Purification(steps=o.purify_steps, step_size=o.sampler.step_size, noise=o.sampler.noise,
+                            grad_clip=o.sampler.grad_clip, radius=radius, per_class=per_class)
 
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
         models = {ctx.model_name: ctx.model, **ctx.baselines}

@@ -33,10 +33,10 @@ import torch
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path, atomic_write_text
-from ebmbench.sampler import LangevinConfig, make_generator
+from ebmbench.sampler import LangevinConfig, LangevinOptions, make_generator
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.mcmc.chains import Traces, implied_temperature, random_directions, run_traced
 from ebmbench.suites.mcmc.chains import chain_starts as starts_for
@@ -55,24 +55,21 @@ class MCMCWarning(UserWarning):
 
 @dataclass(frozen=True)
 class MCMCOptions:
-    """``chains``: chains per label (R-hat across them, at least 2); ``labels``: how many labels of a conditional
-    model get chains (the first ones; default all); ``protocol``/``steps``/``rounds``: the quality suite's
-    protocols (``noise``: ``steps`` steps; ``buffer``: ``steps * (1 + rounds)``); ``step_size``, ``noise``,
-    ``grad_clip``: the sampler's update (the quality suite's defaults); ``projections``: fixed random directions
-    traced; ``mala_temperature``: the target temperature of the MALA diagnostic, ``implied`` (noise^2 /
-    (2 step_size)) or a number; ``batch_size``: chains per sampler call."""
+    """Options of the mcmc suite (``--set key=value``; each field's help says what it does)."""
 
-    chains: int = 4
-    labels: int | None = None
-    protocol: Literal["noise", "buffer"] = "noise"
-    steps: int = 60
-    rounds: int = 10
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
-    projections: int = 3
-    mala_temperature: str = "implied"
-    batch_size: int = 128
+    chains: int = option(4, help="chains per label, each from its own seed (split R-hat compares them; at least 2)")
+    labels: int | None = option(None, help="conditional models: how many labels get chains, the first ones "
+                                           "(none: all)")
+    protocol: Literal["noise", "buffer"] = option("noise", help="the quality suite's protocols: noise runs "
+                                                                "`steps` steps; buffer follows one chain through "
+                                                                "steps * (1 + rounds) steps, without restarts")
+    steps: int = option(60, help="Langevin steps per chain run (at least 8)")
+    rounds: int = option(10, help="buffer protocol: passes after the first run")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the Langevin update")
+    projections: int = option(3, help="fixed random unit directions whose projections of x are traced")
+    mala_temperature: str = option("implied", help="target temperature of the MALA diagnostic: implied "
+                                                   "(noise^2 / (2 step_size)) or a positive number")
+    batch_size: int = option(128, help="chains per sampler call")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("labels", "projections", "batch_size"), non_negative=("rounds",))
@@ -80,8 +77,8 @@ class MCMCOptions:
             raise ValueError("chains must be at least 2 (split R-hat compares chains)")
         if self.steps < 8:
             raise ValueError("steps must be at least 8 (the diagnostics need a trace)")
-        if self.noise <= 0 or self.step_size <= 0:
-            raise ValueError("step_size and noise must be positive")
+        if self.sampler.noise <= 0:
+            raise ValueError("sampler.noise must be positive (the MALA diagnostic divides by it)")
         if self.mala_temperature != "implied":
             try:
                 ok = float(self.mala_temperature) > 0
@@ -90,10 +87,9 @@ class MCMCOptions:
             if not ok:
                 raise ValueError("mala_temperature must be 'implied' or a positive number")
 
-    def sampler(self, value_range: tuple[float, float]) -> LangevinConfig:
+    def chain(self, value_range: tuple[float, float]) -> LangevinConfig:
         length = self.steps * (1 + self.rounds) if self.protocol == "buffer" else self.steps
-        return LangevinConfig(steps=length, step_size=self.step_size, noise=self.noise, grad_clip=self.grad_clip,
-                              clamp=tuple(value_range))
+        return self.sampler.chain(length, clamp=tuple(value_range))
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ class MCMCSuite(Suite):
             groups: tuple[int | None, ...] = tuple(range(o.labels or info.num_classes))
         else:
             groups = (None,)
-        sampler = o.sampler(info.value_range)
+        sampler = o.chain(info.value_range)
         temperature = implied_temperature(sampler) if o.mala_temperature == "implied" else float(o.mala_temperature)
         return Plan(groups, sampler, temperature)
 
@@ -180,8 +176,8 @@ class MCMCSuite(Suite):
                  found: list[dict[str, Any]]) -> list[Record]:
         o = self.options
         setting = {"protocol": o.protocol, "chain_steps": plan.sampler.steps, "chains_per_label": o.chains,
-                   "labels": len(plan.groups), "step_size": o.step_size, "noise": o.noise,
-                   "grad_clip": o.grad_clip, "projections": o.projections}
+                   "labels": len(plan.groups), "step_size": o.sampler.step_size, "noise": o.sampler.noise,
+                   "grad_clip": o.sampler.grad_clip, "projections": o.projections}
         ess_e = np.concatenate([g["ess_energy"] for g in groups])
         ess_p = np.concatenate([g["ess_projection"].ravel() for g in groups])
         accept = np.concatenate([g["mala_acceptance"] for g in groups])

@@ -30,10 +30,10 @@ import torch
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.options import check_ranges
+from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.rundir import atomic_path
-from ebmbench.sampler import LangevinConfig, langevin, make_generator
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.scoring import free_energy
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.restoration.baselines import baseline_name, baseline_restore
@@ -53,23 +53,23 @@ DEFAULT_BASELINES: tuple[Recipe, ...] = (Recipe("classifier", "classifier",
 
 @dataclass(frozen=True)
 class RestorationOptions:
-    """``corruptions``: ``KIND:LEVEL`` names (see the suite's docs); ``n``: test images (a seeded subset;
-    default all); ``steps``: Langevin step counts at which restorations are scored (0 = the corrupted input);
-    ``label``: ``predicted``, ``true`` or ``marginal`` (conditional models); ``step_size``, ``noise``,
-    ``grad_clip``: the sampler's update (the reference paper's); ``ssim_window``: SSIM's window (odd, at most the
-    image side); ``default_baselines``: the digits' default classifier scores the images when no
-    ``--baseline`` is given; ``batch_size``."""
+    """Options of the restoration suite (``--set key=value``; each field's help says what it does)."""
 
-    corruptions: tuple[str, ...] = DEFAULT_CORRUPTIONS
-    n: int | None = None
-    steps: tuple[int, ...] = (0, 10, 20, 40)
-    label: Literal["predicted", "true", "marginal"] = "predicted"
-    step_size: float = 10.0
-    noise: float = 0.005
-    grad_clip: float | None = 0.01
-    ssim_window: int = 7
-    default_baselines: bool = True
-    batch_size: int = 128
+    corruptions: tuple[str, ...] = option(DEFAULT_CORRUPTIONS, help="KIND:LEVEL names: gaussian:S, "
+                                                                    "salt-pepper:P, box:F, pixels:P, "
+                                                                    "half:bottom|top|left|right")
+    n: int | None = option(None, help="test images, a seeded subset (none: all)")
+    steps: tuple[int, ...] = option((0, 10, 20, 40), help="Langevin step counts at which restorations are scored "
+                                                          "(0: the corrupted input)")
+    label: Literal["predicted", "true", "marginal"] = option("predicted", help="conditional models: sample E(x, y) "
+                                                                               "with the model's prediction on the "
+                                                                               "corrupted image, the true label, "
+                                                                               "or the marginal energy")
+    sampler: LangevinOptions = option(factory=LangevinOptions, help="the Langevin update")
+    ssim_window: int = option(7, help="SSIM window (odd, at most the image side)")
+    default_baselines: bool = option(True, help="a standard classifier, trained and cached for the digits when no "
+                                                "--baseline is given, scores the images")
+    batch_size: int = option(128, help="images per batch")
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n", "batch_size", "ssim_window"))
@@ -78,9 +78,8 @@ class RestorationOptions:
         if not self.steps or min(self.steps) < 0 or len(set(self.steps)) != len(self.steps):
             raise ValueError("steps must be distinct non-negative integers, e.g. steps=0,10,20,40")
 
-    def sampler(self, steps: int, value_range: tuple[float, float]) -> LangevinConfig:
-        return LangevinConfig(steps=steps, step_size=self.step_size, noise=self.noise, grad_clip=self.grad_clip,
-                              clamp=tuple(value_range))
+    def chain(self, steps: int, value_range: tuple[float, float]) -> LangevinConfig:
+        return self.sampler.chain(steps, clamp=tuple(value_range))
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,7 @@ class RestorationSuite(Suite):
             done = 0
             for steps in plan.steps:
                 if steps > done:
-                    x = langevin(energy, x, self.options.sampler(steps - done, value_range), y=y, generator=gen,
+                    x = langevin(energy, x, self.options.chain(steps - done, value_range), y=y, generator=gen,
                                  model=ctx.model, project=project).x
                     done = steps
                 out[steps].append(x.detach().cpu())

@@ -171,7 +171,8 @@ def test_random_directions_are_fixed_unit_vectors() -> None:
 def test_suite_records_equal_the_diagnostics_of_its_saved_traces(dummy_path, tmp_path) -> None:
     from ebmbench.runner import run_suite
 
-    settings = ["chains=3", "steps=40", "step_size=0.0005", "noise=0.03162", "grad_clip=none", "projections=2"]
+    settings = ["chains=3", "steps=40", "sampler.step_size=0.0005", "sampler.noise=0.03162", "sampler.grad_clip=none",
+                "projections=2"]
     run = run_suite("mcmc", dummy_path, tmp_path / "run", settings, progress=False)
     rows = {r.metric: r for r in run.records()}
     saved = np.load(run.path / "traces.npz")
@@ -206,8 +207,9 @@ def test_stuck_chains_are_reported_as_sanity_failures(dummy_path, tmp_path) -> N
     from ebmbench.runner import run_suite
 
     with pytest.warns(UserWarning, match="R-hat"):
-        run = run_suite("mcmc", dummy_path, tmp_path / "run", ["chains=4", "steps=20", "step_size=1e-9",
-                                                               "noise=1e-6", "grad_clip=none"], progress=False)
+        run = run_suite("mcmc", dummy_path, tmp_path / "run", ["chains=4", "steps=20", "sampler.step_size=1e-9",
+                                                               "sampler.noise=1e-6", "sampler.grad_clip=none"],
+                        progress=False)
     rows = {r.metric: r for r in run.records()}
     assert rows["rhat_energy"].value > 1.5
     assert rows["sanity_rhat"].value == 1 and rows["sanity_rhat"].extra["passed"] is False

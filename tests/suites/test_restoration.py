@@ -107,8 +107,9 @@ def test_suite_rows_equal_direct_computations(dummy_path, tiny_classifier_path, 
     from ebmbench.suites.restoration.corruptions import corrupt, parse_corruption
 
     run = run_suite("restoration", dummy_path, tmp_path / "run",
-                    ["n=30", "corruptions=gaussian:0.3,box:0.5", "steps=0,3", "step_size=0.001", "noise=0.01",
-                     "grad_clip=none"], baselines={"clf": tiny_classifier_path}, progress=False)
+                    ["n=30", "corruptions=gaussian:0.3,box:0.5", "steps=0,3", "sampler.step_size=0.001",
+                     "sampler.noise=0.01", "sampler.grad_clip=none"],
+                    baselines={"clf": tiny_classifier_path}, progress=False)
     rows = {(r.model, r.eval_set, r.metric, r.extra.get("steps")): r for r in run.records()}
     clean, labels = load_dataset("digits", "test").tensors(30, seed=0)
     noisy, _ = corrupt(parse_corruption("gaussian:0.3"), clean, (0.0, 1.0), seed=0)
