@@ -124,9 +124,9 @@ def _default_text(value: Any) -> str:
 
 
 def _trainer_options(family: str) -> type:
-    from ebmbench.training.common import trainer_module
+    from ebmbench.training.common import trainer
 
-    return trainer_module(family).Config
+    return trainer(family).Config
 
 
 class OptionsHelp(click.Command):
@@ -138,14 +138,13 @@ class OptionsHelp(click.Command):
         self.options_of = options_of
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from ebmbench.registries import MODELS, SUITES
+        from ebmbench.registries import SUITES, TRAINERS
 
         super().format_epilog(ctx, formatter)
         if self.options_of == "suites":
             entries = [(f"{n} (--set)", SUITES.get(n).Options) for n in SUITES.names()]
         else:
-            entries = [(f"--kind {n} (--set)", _trainer_options(n)) for n in MODELS.names()
-                       if getattr(MODELS.get(n), "trainer", None)]
+            entries = [(f"--kind {n} (--set)", _trainer_options(n)) for n in TRAINERS.names()]
         for title, cls in entries:
             with formatter.section(title):
                 formatter.write(option_lines(cls, indent=formatter.current_indent) + "\n")
@@ -169,9 +168,9 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
     from ebmbench.devices import resolve_device
     from ebmbench.limits import SMALLEST_IMAGE, check_sizes
     from ebmbench.options import build_options, parse_pairs
-    from ebmbench.training.common import TrainRequest, trainer_module
+    from ebmbench.training.common import TrainRequest, trainer
 
-    module = trainer_module(kind)
+    module = trainer(kind)
     values: dict[str, Any] = parse_pairs(settings)
     for key, value in (("dataset", dataset), ("seed", seed), ("adv_train", adv_train)):
         if value is not None:
@@ -271,7 +270,7 @@ def _summary(rundir: Any) -> str:
 @main.command(name="list")
 def list_() -> None:
     """List suites (with their options), datasets and model families."""
-    from ebmbench.registries import DATASETS, MODELS, SUITES
+    from ebmbench.registries import DATASETS, MODELS, SUITES, TRAINERS
 
     click.echo("suites (options: ebmbench run SUITE --set KEY=VALUE):")
     for name in SUITES.names():
@@ -286,7 +285,7 @@ def list_() -> None:
     for name in MODELS.names():
         cls = MODELS.get(name)
         doc = (cls.__doc__ or "").strip().splitlines()
-        trainable = "" if getattr(cls, "trainer", None) else " (not trainable)"
+        trainable = "" if name in TRAINERS else " (not trainable)"
         click.echo(f"  {name:<14} {doc[0] if doc else ''}{trainable}")
         if trainable == "":
             click.echo(option_lines(_trainer_options(name)))

@@ -44,6 +44,7 @@ SPECS: Registry = Registry("suite spec", discover=_discover_suites)
 DATASETS: Registry = Registry("dataset", "ebmbench.datasets")
 MODELS: Registry = Registry("model", "ebmbench.models")
 EXTRACTORS: Registry = Registry("feature extractor", "ebmbench.extractors")
+TRAINERS: Registry = Registry("trainer", "ebmbench.trainers")
 
 # --- datasets: name -> loader(split, ctx[, argument]) -> ImageSet --------------------------------------------
 DATASETS.register("digits", "ebmbench.data.digits:load_digits_split")
@@ -72,6 +73,10 @@ MODELS.register("dummy", "ebmbench.models.dummy:QuadraticEnergy")
 MODELS.register("glow", "ebmbench.models.glow:Glow")
 MODELS.register("pixelcnn", "ebmbench.models.pixelcnn:PixelCNN")
 MODELS.register("jem", "ebmbench.models.jem:JEM")
+
+# --- trainers: family -> Trainer (its Config and train function) ------------------------------------------------
+for _family in ("ebm", "classifier", "glow", "pixelcnn", "jem"):
+    TRAINERS.register(_family, f"ebmbench.training.{_family}:TRAINER")
 
 # --- feature extractors for the quality metrics: name -> Extractor subclass ----------------------------------
 EXTRACTORS.register("digits-cnn", "ebmbench.extractors.digits_cnn:DigitsCNNExtractor")

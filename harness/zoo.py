@@ -15,7 +15,7 @@ from ebmbench import __version__
 from ebmbench.data.base import DataContext
 from ebmbench.errors import CheckpointError
 from ebmbench.options import build_options
-from ebmbench.training.common import TrainRequest, trainer_module
+from ebmbench.training.common import TrainRequest, trainer
 
 
 def cache_key(family: str, config: Any) -> str:
@@ -27,7 +27,7 @@ def cache_key(family: str, config: Any) -> str:
 def cached_model(family: str, settings: dict[str, Any], cache_dir: Path, device: torch.device,
                  data: DataContext | None = None, progress: bool = True) -> Path:
     """The checkpoint of ``family`` trained with ``settings``: from the cache, or trained now (resumably)."""
-    module = trainer_module(family)
+    module = trainer(family)
     config = build_options(module.Config, settings)
     path = Path(cache_dir) / "models" / f"{family}-{config.dataset}-{cache_key(family, config)}.safetensors"
     if _complete(path, config):

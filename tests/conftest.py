@@ -25,9 +25,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 def _train(family: str, out: Path, **settings: object) -> Path:
     from ebmbench.options import build_options
-    from ebmbench.training.common import trainer_module
+    from ebmbench.training.common import trainer
 
-    module = trainer_module(family)
+    module = trainer(family)
     config = build_options(module.Config, {k: v for k, v in settings.items()})
     return module.train(config, TrainRequest(out=out, device=torch.device("cpu"), progress=False))
 

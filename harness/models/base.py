@@ -47,13 +47,12 @@ class ModelInfo:
 class Model(nn.Module):
     """Base class: subclasses set ``capabilities`` and implement the matching methods.
 
-    ``config`` is the JSON-able dict that rebuilds the architecture (``from_config``); ``trainer`` names the
-    module (with a ``Config`` dataclass and a ``train`` function) that ``ebmbench train --kind FAMILY`` uses.
+    ``config`` is the JSON-able dict that rebuilds the architecture (``from_config``); a trainable family has a
+    ``Trainer`` registered under its name in ``ebmbench.registries.TRAINERS``.
     """
 
     family: ClassVar[str] = "model"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    trainer: ClassVar[str | None] = None
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__()

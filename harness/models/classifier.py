@@ -15,7 +15,6 @@ class Classifier(Model):
 
     family: ClassVar[str] = "classifier"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LOGITS})
-    trainer: ClassVar[str] = "ebmbench.training.classifier"
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__(info, config)

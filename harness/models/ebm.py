@@ -15,7 +15,6 @@ class EnergyModel(Model):
     """An EBM in the style of Du & Mordatch (2019); conditional models take the label as modulation."""
 
     family: ClassVar[str] = "ebm"
-    trainer: ClassVar[str] = "ebmbench.training.ebm"
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__(info, config)

@@ -195,7 +195,6 @@ class Glow(Model):
 
     family: ClassVar[str] = "glow"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LOG_PROB})
-    trainer: ClassVar[str] = "ebmbench.training.glow"
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__(info, config)

@@ -32,7 +32,6 @@ class JEM(WrappedModel):
     """A JEM: a classifier read as a conditional EBM, E(x, y) = -logit_y (Grathwohl et al. 2019)."""
 
     family: ClassVar[str] = "jem"
-    trainer: ClassVar[str] = "ebmbench.training.jem"
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         if info.num_classes < 2:

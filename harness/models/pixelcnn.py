@@ -201,7 +201,6 @@ class PixelCNN(Model):
 
     family: ClassVar[str] = "pixelcnn"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LOG_PROB})
-    trainer: ClassVar[str] = "ebmbench.training.pixelcnn"
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__(info, config)

@@ -20,6 +20,7 @@ from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.scoring import score_set
 from ebmbench.training.common import (
+    Trainer,
     TrainRequest,
     infinite_batches,
     restore_optimizer,
@@ -75,14 +76,10 @@ def build(config: Config, shape: tuple[int, int, int], num_classes: int) -> Clas
 
 def pgd_attack(model: Classifier, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float,
                steps: int) -> torch.Tensor:
-    """Adversarial examples for training, through torchattacks (inputs in [0, 1])."""
-    import torchattacks
+    """Adversarial examples for training (inputs in [0, 1]), from the one PGD builder."""
+    from ebmbench.attacks import make_pgd, step_size
 
-    alpha = 2.5 * eps / steps
-    attack = (torchattacks.PGD(model.logits_module(), eps=eps, alpha=alpha, steps=steps, random_start=True)
-              if norm == "linf" else
-              torchattacks.PGDL2(model.logits_module(), eps=eps, alpha=alpha, steps=steps, random_start=True))
-    return attack(x, y)
+    return make_pgd(model.logits_module(), norm, eps, steps, step_size(eps, steps))(x, y)  # type: ignore[arg-type]
 
 
 def add_training_noise(x: torch.Tensor, max_sigma: float, seed: int) -> torch.Tensor:
@@ -138,3 +135,6 @@ def test_accuracy(model: Classifier, ctx: DataContext, dataset: str, device: tor
     predictions = score_set(lambda x: model.logits(x).argmax(1), test, device)
     _, labels = test.tensors()
     return (predictions.long() == labels).float().mean().item()
+
+
+TRAINER = Trainer("classifier", Config, train)

@@ -1,15 +1,13 @@
-"""What every trainer shares: resolving a family's trainer, infinite seeded batches, optimizer and RNG state as
-tensors (so checkpoints stay pickle-free), and periodic atomic checkpoints."""
+"""What every trainer shares: the ``Trainer`` interface and its lookup by family, infinite seeded batches,
+optimizer and RNG state as tensors (so checkpoints stay pickle-free), and periodic atomic checkpoints."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,6 +15,9 @@ from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ebmbench.data.base import ImageSet
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Model
+
+if TYPE_CHECKING:
+    from ebmbench.data.base import DataContext
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,27 @@ class TrainRequest:
     progress: bool = True
 
 
-def trainer_module(family: str) -> ModuleType:
-    """The trainer module of a registered model family (``ebmbench train --kind FAMILY``)."""
-    from ebmbench.registries import MODELS
+@dataclass(frozen=True)
+class Trainer:
+    """How one model family is trained, the same for every family: ``Config`` (a frozen options dataclass,
+    ``--set key=value``) and ``train(config, request, data) -> checkpoint path`` (resumable, seeded). Each
+    trainer module exposes one as ``TRAINER``, registered in ``ebmbench.registries.TRAINERS``."""
 
-    cls = MODELS.get(family)
-    if not getattr(cls, "trainer", None):
-        raise EbmbenchError(f"model family {family!r} cannot be trained by ebmbench")
-    return importlib.import_module(cls.trainer)
+    family: str
+    Config: type
+    train: Callable[[Any, TrainRequest, DataContext | None], Path]
+
+
+def trainer(family: str) -> Trainer:
+    """The trainer of a model family (``ebmbench train --kind FAMILY``); a one-line error when there is none."""
+    from ebmbench.registries import MODELS, TRAINERS
+
+    if family not in TRAINERS:
+        if family in MODELS:
+            raise EbmbenchError(f"model family {family!r} cannot be trained by ebmbench; trainable: "
+                                f"{', '.join(TRAINERS.names())}")
+        TRAINERS.get(family)  # unknown: "did you mean"
+    return TRAINERS.get(family)
 
 
 def infinite_batches(data: ImageSet, batch_size: int, seed: int, start_step: int = 0

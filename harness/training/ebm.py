@@ -22,6 +22,7 @@ from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.training.common import (
+    Trainer,
     TrainRequest,
     infinite_batches,
     restore_generator,
@@ -147,3 +148,6 @@ def _resume(req: TrainRequest, config: Config, model: EnergyModel, opt: torch.op
     restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, "Langevin noise")
     cpu_gen.set_state(ckpt.state["state.rng.buffer"])  # always a CPU generator
     return step
+
+
+TRAINER = Trainer("ebm", Config, train)

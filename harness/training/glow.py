@@ -16,7 +16,7 @@ from ebmbench.data.base import DataContext, ImageSet
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.glow import Glow
 from ebmbench.options import check_ranges, option
-from ebmbench.training.common import TrainRequest
+from ebmbench.training.common import Trainer, TrainRequest
 from ebmbench.training.density import DensityConfig, resolve_bins, train_density
 
 
@@ -54,3 +54,6 @@ def _objective(model: Glow, x: torch.Tensor, gen: torch.Generator) -> torch.Tens
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
     """Train (or resume) a Glow and write its checkpoint (with test bits/dim) to ``req.out``."""
     return train_density(config, req, data, "glow", build, _objective)
+
+
+TRAINER = Trainer("glow", Config, train)

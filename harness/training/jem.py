@@ -38,6 +38,7 @@ from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.training.classifier import test_accuracy
 from ebmbench.training.common import (
+    Trainer,
     TrainRequest,
     infinite_batches,
     restore_generator,
@@ -212,3 +213,6 @@ def _resume(req: TrainRequest, config: Config, model: JEM, opt: torch.optim.Opti
     restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, "SGLD noise")
     cpu_gen.set_state(ckpt.state["state.rng.buffer"])
     return step
+
+
+TRAINER = Trainer("jem", Config, train)

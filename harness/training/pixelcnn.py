@@ -16,7 +16,7 @@ from ebmbench.data.base import DataContext, ImageSet
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.pixelcnn import PixelCNN
 from ebmbench.options import check_ranges, option
-from ebmbench.training.common import TrainRequest
+from ebmbench.training.common import Trainer, TrainRequest
 from ebmbench.training.density import DensityConfig, resolve_bins, train_density
 
 
@@ -61,3 +61,6 @@ def _objective(model: PixelCNN, x: torch.Tensor, gen: torch.Generator) -> torch.
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
     """Train (or resume) a PixelCNN++ and write its checkpoint (with test bits/dim) to ``req.out``."""
     return train_density(config, req, data, "pixelcnn", build, _objective)
+
+
+TRAINER = Trainer("pixelcnn", Config, train)

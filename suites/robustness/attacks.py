@@ -1,8 +1,7 @@
 """Attacks for the robustness suite, all through torchattacks (inputs in [0, 1], models that return logits).
 
-PGD (L∞) and PGDL2 as torchattacks implements them; with EOT (gradients averaged over several draws of a
-stochastic model's noise) ``torchattacks.EOTPGD`` for L∞ and ``EOTPGDL2`` below (its L2 sibling, which
-torchattacks lacks); optional AutoAttack. Epsilon grids default to 1/255 units for CIFAR-sized images and to
+PGD, with or without EOT, from the one PGD builder (``ebmbench.attacks.make_pgd``); optional AutoAttack.
+Epsilon grids default to 1/255 units for CIFAR-sized images and to
 a grid scaled to the data for small images such as the 8x8 digits.
 """
 
@@ -17,10 +16,11 @@ import torch
 import torchattacks
 from torch import nn
 
+from ebmbench.attacks import NORMS, Norm, make_pgd, step_size
 from ebmbench.errors import EbmbenchError
 
-Norm = Literal["linf", "l2"]
-NORMS: tuple[Norm, ...] = ("linf", "l2")
+__all__ = ["NORMS", "AttackSpec", "Norm", "attack_batches", "default_grid", "default_radius", "make_attack",
+           "parse_eps", "step_size"]
 
 # For 32x32 colour images a sweep in 1/255 units like the reference paper's figure (its code attacks with
 # 2/255 PGD steps and purifies within 8/255 of the input); for small images (8x8 digits, 64 pixels) grids
@@ -70,23 +70,13 @@ class AttackSpec:
     kind: Literal["pgd", "autoattack"] = "pgd"
 
 
-def step_size(eps: float, steps: int, factor: float) -> float:
-    """Madry et al.'s rule: ``factor * eps / steps`` (factor 2.5 lets PGD cross the ball and back)."""
-    return factor * eps / max(steps, 1)
-
-
 def make_attack(module: nn.Module, spec: AttackSpec, num_classes: int, seed: int, stochastic: bool):
     """The torchattacks attack for ``spec`` on ``module``."""
     if spec.kind == "autoattack":
         version = "rand" if stochastic else "standard"
         return torchattacks.AutoAttack(module, norm="Linf" if spec.norm == "linf" else "L2", eps=spec.eps,
                                        version=version, n_classes=num_classes, seed=seed)
-    kwargs = {"eps": spec.eps, "alpha": spec.step_size, "steps": spec.steps, "random_start": True}
-    if spec.eot <= 1:
-        return (torchattacks.PGD if spec.norm == "linf" else torchattacks.PGDL2)(module, **kwargs)
-    if spec.norm == "linf":
-        return torchattacks.EOTPGD(module, eot_iter=spec.eot, **kwargs)
-    return EOTPGDL2(module, eot_iter=spec.eot, **kwargs)
+    return make_pgd(module, spec.norm, spec.eps, spec.steps, spec.step_size, spec.eot)
 
 
 def attack_batches(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, num_classes: int,
@@ -106,46 +96,6 @@ def attack_batches(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: At
                   for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)]
         out.append(torch.cat(chunks))
     return out
-
-
-class EOTPGDL2(torchattacks.PGDL2):
-    """PGDL2 whose every step follows the gradient summed over ``eot_iter`` forwards of a stochastic model."""
-
-    def __init__(self, model: nn.Module, eps: float = 1.0, alpha: float = 0.2, steps: int = 10, eot_iter: int = 2,
-                 random_start: bool = True) -> None:
-        super().__init__(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start)
-        self.attack = "EOTPGDL2"
-        self.eot_iter = eot_iter
-
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        images = images.clone().detach().to(self.device)
-        labels = labels.clone().detach().to(self.device)
-        adv = self._random_start(images) if self.random_start else images.clone()
-        loss = nn.CrossEntropyLoss()
-        for _ in range(self.steps):
-            adv.requires_grad_(True)
-            grad = torch.zeros_like(adv)
-            for _ in range(self.eot_iter):
-                grad += torch.autograd.grad(loss(self.get_logits(adv), labels), adv)[0]
-            adv = self._project(images, adv.detach() + self.alpha * _unit(grad, self.eps_for_division))
-        return adv
-
-    def _random_start(self, images: torch.Tensor) -> torch.Tensor:
-        """A uniform radius along a Gaussian direction, as PGDL2 starts (same random calls, same order)."""
-        direction = torch.empty_like(images).normal_()
-        norms = direction.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-        radius = torch.zeros_like(norms).uniform_(0, 1)
-        return (images + direction * (radius / norms * self.eps)).clamp(0, 1).detach()
-
-    def _project(self, images: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
-        delta = adv - images
-        norms = delta.flatten(1).norm(dim=1)
-        factor = torch.clamp(self.eps / norms.clamp_min(1e-12), max=1.0)
-        return (images + delta * factor.view(-1, 1, 1, 1)).clamp(0, 1).detach()
-
-
-def _unit(grad: torch.Tensor, tiny: float) -> torch.Tensor:
-    return grad / (grad.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + tiny)
 
 
 def lp_distance(a: torch.Tensor, b: torch.Tensor, norm: Norm) -> torch.Tensor:

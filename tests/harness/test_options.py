@@ -97,12 +97,11 @@ def test_describe_spells_out_groups_with_defaults_and_help() -> None:
 
 
 def _option_classes() -> list[tuple[str, type]]:
-    from ebmbench.registries import MODELS, SUITES
-    from ebmbench.training.common import trainer_module
+    from ebmbench.registries import SUITES, TRAINERS
+    from ebmbench.training.common import trainer
 
     out = [(f"suite {n}", SUITES.get(n).Options) for n in SUITES.names()]
-    out += [(f"train --kind {n}", trainer_module(n).Config) for n in MODELS.names()
-            if getattr(MODELS.get(n), "trainer", None)]
+    out += [(f"train --kind {n}", trainer(n).Config) for n in TRAINERS.names()]
     return out
 
 
@@ -114,9 +113,9 @@ def test_every_option_has_help_text(owner: str, cls: type) -> None:
 
 def test_training_and_every_sampling_suite_share_one_langevin_group_with_one_set_of_defaults() -> None:
     from ebmbench.registries import SUITES
-    from ebmbench.training.common import trainer_module
+    from ebmbench.training.common import trainer
 
-    owners = [trainer_module("ebm").Config, SUITES.get("quality").Options, SUITES.get("robustness").Options]
+    owners = [trainer("ebm").Config, SUITES.get("quality").Options, SUITES.get("robustness").Options]
     for cls in owners:
         assert typing.get_type_hints(cls)["sampler"] is LangevinOptions
         assert cls().sampler == LangevinOptions()

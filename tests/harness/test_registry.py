@@ -1,3 +1,4 @@
+import dataclasses
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -85,3 +86,24 @@ def test_builtin_registries_resolve() -> None:
     assert SUITES.get("energy").name == "energy"
     assert callable(DATASETS.get("digits"))
     assert MODELS.get("ebm").family == "ebm"
+
+
+def test_every_trainable_family_has_one_trainer_with_the_same_interface() -> None:
+    from ebmbench.registries import MODELS, TRAINERS
+    from ebmbench.training.common import Trainer, trainer
+
+    assert {"ebm", "classifier", "glow", "pixelcnn"} <= set(TRAINERS.names()) <= set(MODELS.names())
+    for family in TRAINERS.names():
+        t = trainer(family)
+        assert isinstance(t, Trainer) and t.family == family
+        assert dataclasses.is_dataclass(t.Config) and callable(t.train)
+        assert "dataset" in {f.name for f in dataclasses.fields(t.Config)}
+
+
+def test_untrainable_or_unknown_families_are_one_line_errors() -> None:
+    from ebmbench.training.common import trainer
+
+    with pytest.raises(EbmbenchError, match=r"'dummy' cannot be trained by ebmbench; trainable: .*ebm"):
+        trainer("dummy")
+    with pytest.raises(EbmbenchError, match="did you mean 'glow'"):
+        trainer("glwo")

@@ -28,11 +28,18 @@ def test_stored_samples_come_back_quantised() -> None:
 
 
 def test_ring_buffer_overwrites_oldest() -> None:
+    """Distinct values tell every slot apart: after 3 + 3 pushes into 4 slots, the two oldest are replaced by
+    the last two of the second batch, in ring order, and the next push continues where the ring stands."""
     buf = ReplayBuffer(4, (1, 1, 1), reinit=0.0)
-    buf.push(torch.zeros(3, 1, 1, 1))
-    buf.push(torch.ones(3, 1, 1, 1))
+    value = lambda *v: torch.tensor(v, dtype=torch.float32).view(-1, 1, 1, 1) / 255  # noqa: E731
+    buf.push(value(10, 11, 12))
+    buf.push(value(20, 21, 22))
     assert len(buf) == 4
-    assert buf.images.flatten().tolist().count(255) == 3
+    assert buf.images.flatten().tolist() == [21, 22, 12, 20]  # 10 and 11 (the oldest) are gone
+    buf.push(value(30))
+    assert buf.images.flatten().tolist() == [21, 22, 30, 20]  # then 12, the oldest left
+    buf.push(value(40, 41, 42, 43, 44))  # a batch larger than the ring keeps its last entries
+    assert sorted(buf.images.flatten().tolist()) == [41, 42, 43, 44]
 
 
 def test_conditional_buffer_returns_requested_labels() -> None:

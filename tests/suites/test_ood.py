@@ -28,7 +28,7 @@ from ebmbench.suites.ood import data as ood_data
 from ebmbench.suites.ood import metrics as ood_metrics
 from ebmbench.suites.ood import scores as ood_scores
 from ebmbench.suites.ood import suite as ood
-from ebmbench.training.common import TrainRequest, trainer_module
+from ebmbench.training.common import TrainRequest, trainer
 
 FAST = ("bootstrap=100", "n=120", "default_baselines=", "histograms=false")
 
@@ -43,7 +43,7 @@ def sklearn_metrics(scores_in: np.ndarray, scores_out: np.ndarray) -> dict[str, 
 
 
 def _train(family: str, out: Path, **settings: str) -> Path:
-    module = trainer_module(family)
+    module = trainer(family)
     config = build_options(module.Config, settings)
     return module.train(config, TrainRequest(out=out, device=torch.device("cpu"), progress=False))
 

@@ -25,7 +25,6 @@ from ebmbench.options import build_options
 from ebmbench.runner import run_suite
 from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.suites.robustness.attacks import (
-    EOTPGDL2,
     AttackSpec,
     attack_batches,
     lp_distance,
@@ -34,6 +33,7 @@ from ebmbench.suites.robustness.attacks import (
 )
 from ebmbench.suites.robustness.eval import Accuracy, evaluate
 from ebmbench.suites.robustness.sanity import Outcome, run_checks
+from ebmbench.suites.robustness.spec import CHECKS
 from ebmbench.suites.robustness.suite import RobustnessOptions, RobustnessSuite
 from ebmbench.suites.robustness.views import PlainView, Purification, PurifiedView
 
@@ -107,59 +107,6 @@ def test_adversarial_examples_stay_in_ball_and_range(digits_ebm_path: Path, norm
             assert lp_distance(adv, x, norm).max().item() <= eps + 1e-5  # type: ignore[arg-type]
             assert adv.min().item() >= 0.0 and adv.max().item() <= 1.0
             assert lp_distance(adv, x, norm).max().item() > 0.5 * eps  # it did move  # type: ignore[arg-type]
-
-
-def test_eot_pgdl2_with_one_draw_is_torchattacks_pgdl2(digits_ebm_path: Path) -> None:
-    model = load_checkpoint(digits_ebm_path).model
-    x, y = _test_subset(16)
-    torch.manual_seed(5)
-    ours = EOTPGDL2(PlainView(model), eps=0.6, alpha=0.2, steps=4, eot_iter=1)(x, y)
-    torch.manual_seed(5)
-    ref = torchattacks.PGDL2(PlainView(model), eps=0.6, alpha=0.2, steps=4)(x, y)
-    assert torch.equal(ours, ref)
-
-
-class _NoisyInput(torch.nn.Module):
-    """A stochastic classifier: Gaussian noise on the input before every forward."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x + 0.1 * torch.randn_like(x))
-
-
-def _eot_pgdl2_reference(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float,
-                         steps: int, draws: int) -> torch.Tensor:
-    """L2 PGD over the gradient summed across ``draws`` forwards, written out step by step after torchattacks'
-    PGDL2 (same random start, normalisation and projection)."""
-    n = len(x)
-    delta = torch.empty_like(x).normal_()
-    delta *= torch.zeros(n, 1, 1, 1).uniform_(0, 1) / delta.view(n, -1).norm(dim=1).view(n, 1, 1, 1) * eps
-    adv = (x + delta).clamp(0, 1)
-    for _ in range(steps):
-        adv.requires_grad_(True)
-        grads = [torch.autograd.grad(F.cross_entropy(model(adv), y), adv)[0] for _ in range(draws)]
-        grad = torch.stack(grads).sum(0)
-        adv = adv.detach() + alpha * grad / (grad.view(n, -1).norm(dim=1).view(n, 1, 1, 1) + 1e-10)
-        delta = adv - x
-        delta = delta * (eps / delta.view(n, -1).norm(dim=1)).clamp(max=1).view(n, 1, 1, 1)
-        adv = (x + delta).clamp(0, 1).detach()
-    return adv
-
-
-def test_eot_pgdl2_sums_gradients_over_draws_like_the_written_out_loop(digits_ebm_path: Path) -> None:
-    noisy = _NoisyInput(PlainView(load_checkpoint(digits_ebm_path).model))
-    x, y = _test_subset(16)
-    torch.manual_seed(5)
-    ours = EOTPGDL2(noisy, eps=0.6, alpha=0.2, steps=4, eot_iter=3)(x, y)
-    torch.manual_seed(5)
-    ref = _eot_pgdl2_reference(noisy, x, y, eps=0.6, alpha=0.2, steps=4, draws=3)
-    assert torch.allclose(ours, ref, atol=1e-6)
-    torch.manual_seed(5)
-    one_draw = _eot_pgdl2_reference(noisy, x, y, eps=0.6, alpha=0.2, steps=4, draws=1)
-    assert not torch.allclose(ours, one_draw, atol=1e-3)  # the draws matter
 
 
 def test_purified_bpda_eot_accuracy_equals_direct_torchattacks_eotpgd(digits_ebm_path: Path,
@@ -328,18 +275,40 @@ def test_digits_purification_transfer_and_adaptive_side_by_side(digits_ebm_path:
     assert (tmp_path / "run" / "robustness_curves.png").stat().st_size > 0
     sanity = _records(run, "sanity_eps0_clean")
     assert next(iter(sanity.values())).value == 0
-    assert isinstance(json.loads((tmp_path / "run" / "warnings.json").read_text()), list)
+    found = json.loads((tmp_path / "run" / "warnings.json").read_text())
+    for check in CHECKS:  # warnings.json holds exactly the failures that the sanity_* records count
+        record = next(iter(_records(run, f"sanity_{check}").values()))
+        assert sum(w["check"] == check for w in found) == record.value
+        assert record.extra["passed"] == (record.value == 0)
+    assert all(w["check"] in CHECKS and w["model"] == "cebm" and w["message"] for w in found)
 
 
-def test_resumed_run_skips_finished_units_and_keeps_sanity(digits_ebm_path: Path, tmp_path: Path) -> None:
+def test_resumed_run_skips_finished_units_and_keeps_sanity(digits_ebm_path: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ["n=20", "linf_eps=0,0.1", "norms=linf", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=2",
                 "purify_steps=1", "default_baselines=false"]
     first = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False)
     before = {(r.metric, r.eval_set, r.model): r.value for r in first.records()}
+    units = {r.extra["unit"] for r in first.records()}
+    assert {"clean", "linf@0", "linf@0.1", "sanity"} <= units
+
+    def checked(run):  # how many numbers each sanity check examined: recomputed from the per-example files
+        return {r.metric: r.n for r in run.records() if r.metric.startswith("sanity_")}
+
+    examined = checked(first)
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("a finished unit was attacked or evaluated again")
+
+    monkeypatch.setattr("ebmbench.suites.robustness.suite.attack_batches", no_recompute)
+    monkeypatch.setattr("ebmbench.suites.robustness.suite.evaluate", no_recompute)
+    with pytest.raises(AssertionError, match="finished unit"):  # the guard fires wherever work is left to do
+        run_suite("robustness", digits_ebm_path, tmp_path / "fresh", settings, device="cpu", progress=False)
     again = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False)
     after = {(r.metric, r.eval_set, r.model): r.value for r in again.records()}
     assert before == after
     assert ("sanity_eps0_clean", "all", "disc-cebm") in after
+    assert checked(again) == examined and len(examined) == len(CHECKS) and sum(examined.values()) > 0
 
 
 def test_default_digits_baselines_are_trained_cached_and_attacked(digits_ebm_path: Path, tmp_path: Path,
