@@ -165,3 +165,29 @@ def test_wilson_interval_matches_scipy() -> None:
     for k, n in ((0, 20), (1, 80), (37, 50), (50, 50)):
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+
+def test_default_classifier_scores_the_images_and_is_named_in_records(tiny_cond_ebm_path, tiny_classifier_path,
+                                                                      tmp_path, monkeypatch) -> None:
+    """Without --baseline the suite asks the one default-baseline provider for its recipe (here answered with the
+    tiny classifier) and every accuracy record names what produced the classifier."""
+    from ebmbench.baselines import DefaultBaseline
+    from ebmbench.checkpoint import load_checkpoint
+    from ebmbench.runner import run_suite
+    from ebmbench.suites.restoration import suite as restoration
+
+    asked = []
+
+    def provider(ctx, recipes, taken=()):
+        asked.append([r.name for r in recipes])
+        ckpt = load_checkpoint(tiny_classifier_path)
+        return {"classifier": DefaultBaseline("classifier", ckpt.model, tiny_classifier_path, ckpt.sha256,
+                                              recipes[0], {"dataset": "digits"})}
+
+    monkeypatch.setattr(restoration, "default_baselines", provider)
+    run = run_suite("restoration", tiny_cond_ebm_path, tmp_path / "run",
+                    ["n=10", "corruptions=gaussian:0.3", "steps=0,2"], progress=False)
+    assert asked == [["classifier"]]
+    accuracy = [r for r in run.records() if r.metric == "accuracy"]
+    assert accuracy and all(r.extra["classifier"] == "classifier" for r in accuracy)
+    assert all(r.extra["default_baseline"]["checkpoint_sha256"] for r in accuracy)
