@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from ebmbench import __version__
 from ebmbench import checkpoint_checks as checks
+from ebmbench.atomic import atomic_path
 from ebmbench.errors import CheckpointError
 from ebmbench.models.base import Model, ModelInfo
 
@@ -53,9 +53,8 @@ def save_checkpoint(path: str | Path, model: Model, training: dict[str, Any] | N
               "training": training or {}}
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({k: v.detach().cpu().contiguous() for k, v in (state or {}).items()})
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(tensors, str(tmp), metadata={"ebmbench": json.dumps(header)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"ebmbench": json.dumps(header)})
     return path
 
 

@@ -4,13 +4,13 @@ one-line errors with the closest valid key, never silently ignored."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from ebmbench.errors import EbmbenchError
+from ebmbench.suggest import did_you_mean
 
 T = TypeVar("T")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -103,8 +103,7 @@ def all_keys(cls: type) -> list[str]:
 
 
 def _refuse_unknown(cls: type, key: str, valid: list[str]) -> None:
-    close = closest(key, valid)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, valid)
     raise EbmbenchError(f"unknown option {key!r} for {owner(cls)}{hint} (valid: {', '.join(valid)})")
 
 
@@ -114,25 +113,6 @@ def _default(field: dataclasses.Field) -> Any:
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return None
-
-
-def closest(word: str, options: Iterable[str]) -> list[str]:
-    """The likeliest intended option for a misspelt ``word``: fewest single-character edits first (so ``nn``
-    means ``n``, not ``n_in``), then difflib's similarity; empty when nothing is close."""
-    options = list(options)
-    similar = difflib.get_close_matches(word, options, n=len(options), cutoff=0.6)
-    near = sorted((o for o in options if _edits(word, o) <= max(1, len(word) // 3)), key=lambda o: _edits(word, o))
-    return list(dict.fromkeys(near + similar))[:1]
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
 
 
 def owner(cls: type) -> str:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from ebmbench.rundir import atomic_path
+from ebmbench.atomic import atomic_path
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from ebmbench.numbers import finite_or_none, json_number
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,8 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("value", "ci_low", "ci_high"):
-            if isinstance(d[key], float) and not math.isfinite(d[key]):
-                d[key] = None if key != "value" else str(d[key])
+        d["value"] = json_number(d["value"])  # non-finite as "nan"/"inf", read back by from_json
+        d["ci_low"], d["ci_high"] = finite_or_none(d["ci_low"]), finite_or_none(d["ci_high"])
         return d
 
     @classmethod

@@ -6,13 +6,13 @@ never imports heavy code. Other packages add entries through the entry-point gro
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from ebmbench.errors import EbmbenchError
+from ebmbench.suggest import did_you_mean
 
 T = TypeVar("T")
 
@@ -74,8 +74,7 @@ class Registry(Generic[T]):
         """The entry for ``name``, importing it if lazy; unknown names get a "did you mean" error."""
         self._load_entry_points()
         if name not in self._entries:
-            close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = did_you_mean(name, self._entries, n=3, cutoff=0.5)
             known = ", ".join(sorted(self._entries)) or "none"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (known: {known})")
         entry = self._entries[name]

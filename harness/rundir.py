@@ -7,10 +7,8 @@ directory skips finished units, so an interrupted run resumes and never leaves a
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,37 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ebmbench import __version__
+from ebmbench.atomic import atomic_write_text
 from ebmbench.errors import EbmbenchError
 from ebmbench.records import Record
 
 MANIFEST = "manifest.json"
 RESULTS = "results.jsonl"
 LOCK = ".ebmbench.lock"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_path(path: Path):
-    """A temporary path to write ``path``'s content to; renamed into place only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 MAX_JSON_BYTES = 256 * 1024 * 1024  # a manifest or results file beyond this is not one ebmbench wrote

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ebmbench.numbers import none_if_nan
 from ebmbench.reports.meta import declared, meta
 
 
@@ -37,7 +38,7 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     key = seed_key()
     for row in with_spread(frame).to_dict("records"):
-        groups.setdefault(tuple(_key(row[c]) for c in key), []).append(row)
+        groups.setdefault(tuple(none_if_nan(row[c]) for c in key), []).append(row)  # NaN never equals itself
     rows = [_merge(members) for members in groups.values()]
     return pd.DataFrame(rows, columns=[*frame.columns, "pm", "pm_kind", "n_seeds"])
 
@@ -54,10 +55,3 @@ def _merge(members: list[dict[str, Any]]) -> dict[str, Any]:
                  n_seeds=len(members), seed=None, ci_low=math.nan, ci_high=math.nan,
                  run=runs[0] if len(runs) == 1 else f"{len(runs)} runs")
     return first
-
-
-def _key(value: Any) -> Any:
-    """NaN never equals itself; as a grouping key it must."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value

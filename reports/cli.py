@@ -45,9 +45,9 @@ class DefaultToTables(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             if not Path(args[0]).exists():
-                import difflib
+                from ebmbench.suggest import closest
 
-                close = difflib.get_close_matches(args[0], list(self.commands), n=1)
+                close = closest(args[0], self.commands, by_edits=False)
                 if close:
                     raise EbmbenchError(f"{args[0]} is neither a run directory nor a subcommand; did you mean "
                                         f"`report {close[0]}`?")
@@ -161,7 +161,7 @@ def _write_unusable(message: str, markdown_out: Path | None, junit_out: Path | N
 
 def _write(path: Path | None, text: str) -> None:
     if path is not None:
-        from ebmbench.rundir import atomic_write_text
+        from ebmbench.atomic import atomic_write_text
 
         atomic_write_text(path, text)
 

@@ -21,6 +21,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from ebmbench.numbers import none_if_nan
 from ebmbench.reports.load import RunSet
 from ebmbench.reports.meta import comparability, declared, meta
 from ebmbench.reports.tolerances import Tolerance, Tolerances, check_names
@@ -172,7 +173,7 @@ def _measurements(runs: RunSet, rename: dict[str, str]) -> dict[tuple, dict[tupl
     groups: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
     identity, agree = identity_keys(), comparability()
     for row in runs.frame.to_dict("records"):
-        row = {k: v if k == "value" else _none(v) for k, v in row.items()}
+        row = {k: v if k == "value" else none_if_nan(v) for k, v in row.items()}
         display = row["model"]
         row["model"] = rename.get(display, display)
         ident = tuple(row[k] for k in identity)
@@ -241,7 +242,3 @@ def _t975(dof: int) -> float:
     from scipy import stats
 
     return float(stats.t.ppf(0.975, dof))
-
-
-def _none(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value

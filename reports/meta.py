@@ -6,8 +6,7 @@ wins, and records of a suite unknown here fall back to what the known suites dec
 
 from __future__ import annotations
 
-import math
-
+from ebmbench.numbers import is_nan
 from ebmbench.registries import suite_spec, suite_specs
 from ebmbench.spec import Metric
 
@@ -61,7 +60,7 @@ def declared(suite: str, metric: str) -> Metric | None:
 
 def direction(suite: str, metric: str, higher_is_better: bool | None) -> bool | None:
     """The record's own direction if it has one, else the declared one, else None."""
-    if higher_is_better is not None and not _is_nan(higher_is_better):
+    if higher_is_better is not None and not is_nan(higher_is_better):
         return bool(higher_is_better)
     known = declared(suite, metric)
     return None if known is None else known.higher_is_better
@@ -82,12 +81,8 @@ def headline(suite: str) -> str | None:
 
 def meta_text(value: object) -> str:
     """A metadata value as table text (floats compactly, missing as empty)."""
-    if value is None or _is_nan(value):
+    if value is None or is_nan(value):
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
-
-
-def _is_nan(value: object) -> bool:
-    return isinstance(value, float) and math.isnan(value)

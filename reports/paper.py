@@ -10,16 +10,16 @@ Every published number carries its source (the paper key in its row or column) a
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ebmbench.atomic import atomic_path
+from ebmbench.numbers import none_if_nan
 from ebmbench.reports.cells import Cell, Row, Table, mark_best
 from ebmbench.reports.meta import arrow, declared, meta_text
 from ebmbench.reports.published import mark, source_notes
-from ebmbench.rundir import atomic_path
 
 # Our metric first (its spec gives the header and direction), then the names published tables use for it.
 IS_NAMES: tuple[str, ...] = ("inception_score", "is", "isc")
@@ -120,10 +120,10 @@ def robustness_table(frame: pd.DataFrame, published: pd.DataFrame) -> Table:
         label = _robustness_label(model, defense, threat)
         label += (f" seed {seed}" if _seeds(ours, model) > 1 and seed is not None else "") + f" ({OURS})"
         cells = {(n, e): _our_cell(r, ROBUST_NAMES) for (n, e), r in _group(recs, ("norm", "epsilon")).items()}
-        same = (clean["model"] == model) & (clean["defense"].map(_none) == defense) & (clean["run"] == run)
+        same = (clean["model"] == model) & (clean["defense"].map(none_if_nan) == defense) & (clean["run"] == run)
         cells[("clean", None)] = _our_cell(clean[same], CLEAN_NAMES)
         columns[_unique_label(label, run, columns)] = cells
-    attacked_keys = {(m, d) for m, d in zip(attacked["model"], attacked["defense"].map(_none), strict=True)}
+    attacked_keys = {(m, d) for m, d in zip(attacked["model"], attacked["defense"].map(none_if_nan), strict=True)}
     for (model, defense, run), recs in _group(clean, ("model", "defense", "run")).items():
         if (model, defense) not in attacked_keys:
             label = _robustness_label(model, defense, None) + f" ({OURS})"
@@ -231,7 +231,7 @@ def _group(frame: pd.DataFrame, keys: tuple[str, ...]) -> dict[Any, pd.DataFrame
     """Groups in order of first appearance; a missing value is None (never a NaN that equals nothing)."""
     out: dict[Any, list[int]] = {}
     for idx, row in frame.iterrows():
-        key = tuple(_none(row[k]) for k in keys)
+        key = tuple(none_if_nan(row[k]) for k in keys)
         out.setdefault(key[0] if len(keys) == 1 else key, []).append(idx)
     return {k: frame.loc[v] for k, v in out.items()}
 
@@ -241,7 +241,7 @@ def _our_cell(recs: pd.DataFrame, metrics: tuple[str, ...]) -> Cell:
     if hit.empty:
         return Cell()
     last = hit.iloc[-1]
-    pm = _none(last["pm"])
+    pm = none_if_nan(last["pm"])
     return Cell(value=float(last["value"]), pm=None if pm is None else float(pm))
 
 
@@ -254,7 +254,7 @@ def _their_cell(recs: pd.DataFrame, metrics: tuple[str, ...]) -> Cell:
 
 
 def _seeds(frame: pd.DataFrame, model: str) -> int:
-    return len({_none(s) for s in frame.loc[frame["model"] == model, "seed"]})
+    return len({none_if_nan(s) for s in frame.loc[frame["model"] == model, "seed"]})
 
 
 def _unique_label(label: str, run: Any, taken: dict[str, Any]) -> str:
@@ -263,7 +263,3 @@ def _unique_label(label: str, run: Any, taken: dict[str, Any]) -> str:
 
 def _missing_note(ours: pd.DataFrame, suite: str) -> list[str]:
     return [] if not ours.empty else [f"No {suite} runs among the inputs: published numbers only."]
-
-
-def _none(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value

@@ -11,11 +11,11 @@ Every cell is a record of a run directory; nothing is recomputed. Tables without
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
+from ebmbench.numbers import none_if_nan
 from ebmbench.reports.cells import Cell, Row, Table, mark_best
 
 INPUTS = ("corrupted-input", "median-filter", "mean-image")
@@ -126,5 +126,5 @@ def _cell(recs: list[dict[str, Any]], pick) -> Cell:
         return Cell()
     last = hit[-1]
     pm = last.get("pm")
-    return Cell(value=float(last["value"]), pm=None if pm is None or (isinstance(pm, float) and math.isnan(pm))
+    return Cell(value=float(last["value"]), pm=None if none_if_nan(pm) is None
                 else float(pm))

@@ -10,10 +10,10 @@ import csv
 import html
 import io
 import json
-import math
 import re
 from typing import Any
 
+from ebmbench.numbers import finite_or_none
 from ebmbench.reports.cells import Cell, Table
 
 MISSING = "–"
@@ -145,7 +145,7 @@ def csv_tables(tables: list[Table]) -> str:
 def table_dict(table: Table) -> dict[str, Any]:
     """A table as plain JSON-ready data (non-finite numbers as null)."""
     rows = [{"labels": r.labels, "higher_is_better": r.higher_is_better,
-             "cells": [{"value": _finite(c.value), "pm": _finite(c.pm), "best": c.best, "mark": c.mark}
+             "cells": [{"value": finite_or_none(c.value), "pm": finite_or_none(c.pm), "best": c.best, "mark": c.mark}
                        for c in r.cells]} for r in table.rows]
     return {"title": table.title, "label_headers": table.label_headers, "columns": table.columns,
             "rows": rows, "notes": table.notes}
@@ -156,11 +156,6 @@ def json_tables(tables: list[Table], **extra: Any) -> str:
     return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False, default=str) + "\n"
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-# ---- HTML ---------------------------------------------------------------------------------------------------
 def html_table(table: Table) -> str:
     """An HTML ``<table>`` fragment (escaped text, best cells in ``<strong>``) with its notes."""
     esc = html.escape

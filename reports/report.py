@@ -8,13 +8,13 @@ from typing import Any
 
 import pandas as pd
 
+from ebmbench.atomic import atomic_write_text
 from ebmbench.errors import EbmbenchError
 from ebmbench.reports.aggregate import aggregate_seeds, with_spread
 from ebmbench.reports.cells import Table
 from ebmbench.reports.load import RunSet, load_runs
 from ebmbench.reports.render import csv_tables, json_tables, latex_tables, markdown_tables, md_code, md_escape
 from ebmbench.reports.tables import build_tables
-from ebmbench.rundir import atomic_write_text
 
 FORMATS: tuple[str, ...] = ("md", "latex", "csv", "html", "json")
 PAPER_FORMATS: tuple[str, ...] = ("md", "latex")

@@ -7,11 +7,11 @@ apart by configuration, seed and run, so two different numbers never share a cel
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
+from ebmbench.numbers import none_if_nan
 from ebmbench.reports.cells import Cell, Row, Table, mark_best
 from ebmbench.reports.meta import arrow, column_meta, headline, meta_label, meta_text, row_meta
 
@@ -57,7 +57,7 @@ def _row(rid: tuple, found: dict[tuple, dict[str, Any]], col_ids: list[tuple]) -
     metric, eval_set, *meta = rid
     sample = next(iter(found.values()))
     hib = sample["higher_is_better"]
-    hib = None if hib is None or (isinstance(hib, float) and math.isnan(hib)) else bool(hib)
+    hib = None if none_if_nan(hib) is None else bool(hib)
     cells = [_cell(found.get(cid)) for cid in col_ids]
     row = Row(labels=[f"{metric} {arrow(hib)}".strip(), str(eval_set), *(meta_text(m) for m in meta)],
               cells=cells, higher_is_better=hib)
@@ -69,15 +69,15 @@ def _cell(rec: dict[str, Any] | None) -> Cell:
     if rec is None:
         return Cell()
     pm = rec.get("pm")
-    return Cell(value=float(rec["value"]), pm=None if pm is None or math.isnan(pm) else float(pm))
+    return Cell(value=float(rec["value"]), pm=None if none_if_nan(pm) is None else float(pm))
 
 
 def _row_id(rec: dict[str, Any], meta_keys: list[str]) -> tuple:
-    return (rec["metric"], rec["eval_set"], *(_norm(rec[k]) for k in meta_keys))
+    return (rec["metric"], rec["eval_set"], *(none_if_nan(rec[k]) for k in meta_keys))
 
 
 def _col_id(rec: dict[str, Any]) -> tuple:
-    return tuple(_norm(rec[k]) for k in column_key())
+    return tuple(none_if_nan(rec[k]) for k in column_key())
 
 
 def _row_ids(records: list[dict[str, Any]], meta_keys: list[str], head: str | None) -> list[tuple]:
@@ -117,7 +117,7 @@ def _column_label(cid: tuple, ids: list[tuple], n_seeds: int) -> str:
 
 
 def _notes(suite: str, records: list[dict[str, Any]], duplicates: int) -> list[str]:
-    kinds = {r["pm_kind"] for r in records if r.get("pm") is not None and not math.isnan(r["pm"])}
+    kinds = {r["pm_kind"] for r in records if none_if_nan(r.get("pm")) is not None}
     notes = ["↑ higher is better, ↓ lower is better; bold: best in row."]
     if "ci" in kinds:
         notes.append("± half-width of the 95% confidence interval.")
@@ -129,10 +129,6 @@ def _notes(suite: str, records: list[dict[str, Any]], duplicates: int) -> list[s
     if duplicates:
         notes.append(f"{duplicates} duplicate record(s) for the same cell: the last one is shown.")
     return notes
-
-
-def _norm(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def _sortable(value: Any) -> tuple:

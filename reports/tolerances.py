@@ -27,6 +27,7 @@ from typing import Any
 from ebmbench.errors import EbmbenchError
 from ebmbench.registries import suite_spec
 from ebmbench.spec import DEFAULT_TOLERANCE, Tolerance
+from ebmbench.suggest import closest
 
 __all__ = ["Tolerance", "Tolerances", "check_names", "load_tolerances"]
 
@@ -64,9 +65,7 @@ def check_names(tolerances: Tolerances, seen: dict[str, set[str]], path: str | P
 
 
 def _refuse_typo(path: str | Path | None, what: str, name: str, known: Any) -> None:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    close = closest(name, sorted(known), cutoff=0.75, by_edits=False)
     if close:
         raise EbmbenchError(f"{path or 'tolerances'}: no {what} {name!r} in the compared runs; did you mean "
                             f"{close[0]!r}?")

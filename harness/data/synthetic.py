@@ -9,7 +9,6 @@ Generated and interpolated sets are unlabeled (-1); flipped and inverted sets ke
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -20,6 +19,7 @@ from torch.utils.data import Dataset
 
 from ebmbench.data.base import DataContext, ImageSet, Shape, conform_images, load_dataset, tensor_set
 from ebmbench.errors import DataError
+from ebmbench.seeds import keyed
 
 DEFAULT_N = 1000
 SPLITS = ("train", "test")
@@ -39,7 +39,7 @@ def _setup(name: str, split: str, ctx: DataContext) -> tuple[Shape, int, torch.G
 
 def _generator(name: str, split: str, seed: int) -> torch.Generator:
     """A generator whose seed depends on the set, the split and the run seed (stable across processes)."""
-    return torch.Generator().manual_seed(zlib.crc32(f"{name}/{split}/{seed}".encode()))
+    return torch.Generator().manual_seed(keyed(name, split, seed))
 
 
 def load_constant(split: str, ctx: DataContext) -> ImageSet:

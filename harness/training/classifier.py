@@ -19,6 +19,7 @@ from ebmbench.models.classifier import Classifier
 from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.scoring import score_set
+from ebmbench.seeds import mix
 from ebmbench.training.common import (
     Trainer,
     TrainRequest,
@@ -111,7 +112,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
         _, x, y = next(batches)
         x, y = x.to(req.device), y.to(req.device)
         if config.noise_aug > 0:
-            x = add_training_noise(x, config.noise_aug, seed=config.seed * 1_000_003 + step)
+            x = add_training_noise(x, config.noise_aug, seed=mix(config.seed, step))
         if adversary is not None:
             model.eval()
             x = pgd_attack(model, x, y, adversary[0], adversary[1], config.adv_steps)

@@ -15,6 +15,7 @@ from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ebmbench.data.base import ImageSet
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Model
+from ebmbench.seeds import mix
 
 if TYPE_CHECKING:
     from ebmbench.data.base import DataContext
@@ -121,4 +122,4 @@ def restore_generator(gen: torch.Generator, state: torch.Tensor, seed: int, step
 
         warnings.warn(f"{what}: the saved random state belongs to another device type; reseeded from seed and "
                       "step, so this resumed run will not match an uninterrupted one bit for bit", stacklevel=2)
-        gen.manual_seed(seed * 1_000_003 + step)
+        gen.manual_seed(mix(seed, step))

@@ -36,6 +36,7 @@ from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
+from ebmbench.seeds import mix
 from ebmbench.training.classifier import test_accuracy
 from ebmbench.training.common import (
     Trainer,
@@ -163,7 +164,7 @@ def _set_lr(opt: torch.optim.Optimizer, config: Config, step: int) -> None:
 def _train_step(model: JEM, opt: torch.optim.Optimizer, buffer: ReplayBuffer, config: Config, x: torch.Tensor,
                 y: torch.Tensor, gen: torch.Generator, cpu_gen: torch.Generator, step: int) -> dict[str, float]:
     if config.data_noise > 0:  # JEM's sigma, in [-1, 1] units: half of it on [0, 1] images
-        noise_gen = torch.Generator(device=x.device).manual_seed(config.seed * 1_000_003 + step)
+        noise_gen = torch.Generator(device=x.device).manual_seed(mix(config.seed, step))
         scale = INPUT_RANGE[1] - INPUT_RANGE[0]
         x = x + config.data_noise / scale * torch.randn(x.shape, generator=noise_gen, device=x.device)
     model.train()

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ebmbench.atomic import atomic_path
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_path
 from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.calibration.metrics import Calibration, calibration

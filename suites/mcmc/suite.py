@@ -31,12 +31,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ebmbench.atomic import atomic_path, atomic_write_text
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_path, atomic_write_text
 from ebmbench.sampler import LangevinConfig, LangevinOptions, make_generator
+from ebmbench.seeds import mix
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.mcmc.chains import Traces, implied_temperature, random_directions, run_traced
 from ebmbench.suites.mcmc.chains import chain_starts as starts_for
@@ -250,7 +251,7 @@ def _checks(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _chain_seed(seed: int, label: int, chain: int) -> int:
     """A distinct seed per (run seed, label, chain)."""
-    return (seed * 1_000_003 + (label + 3) * 10_007 + chain) % (2**63)
+    return mix(seed, (label + 3) * 10_007 + chain) % (2**63)
 
 
 def _t_interval(values: np.ndarray) -> tuple[float, float]:

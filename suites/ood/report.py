@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ebmbench.atomic import atomic_path
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_path
 
 from .metrics import DETECTION
 

@@ -11,7 +11,6 @@ logits (Liu et al. 2020), is left to models without label-wise energies: for a c
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import torch
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.scoring import marginal_energy
+from ebmbench.suggest import did_you_mean
 
 
 class Outputs:
@@ -108,9 +108,7 @@ def check_names(names: tuple[str, ...]) -> None:
     valid = [*SELECTORS, *SCORES]
     for name in names:
         if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise EbmbenchError(f"unknown OOD score {name!r}{hint} (valid: {', '.join(valid)})")
+            raise EbmbenchError(f"unknown OOD score {name!r}{did_you_mean(name, valid)} (valid: {', '.join(valid)})")
     if not names:
         raise EbmbenchError(f"give at least one OOD score (valid: {', '.join(valid)})")
 

@@ -18,7 +18,6 @@ classifier with Gaussian noise augmentation, see ``RECIPES``). Artifacts:
 from __future__ import annotations
 
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ebmbench.atomic import atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_write_text
 from ebmbench.scoring import check_finite, score_set
+from ebmbench.seeds import keyed
 from ebmbench.suite import Suite, SuiteContext
 
 from . import data as ood_data
@@ -290,7 +290,7 @@ def _provenance(ood: OODPlan, model: str) -> dict[str, Any]:
 
 def _seed(seed: int, column: str, set_name: str) -> int:
     """A bootstrap seed that depends on the run seed, the model/score and the set, stable across processes."""
-    return zlib.crc32(f"{seed}/{column}/{set_name}".encode())
+    return keyed(seed, column, set_name)
 
 
 def _registered_families() -> list[str]:

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ebmbench import __version__
+from ebmbench.atomic import atomic_path
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import Extractor
 
@@ -169,9 +170,8 @@ def save_stats(path: Path, reference: Reference, meta: dict[str, Any], with_feat
     header = {"format": STATS_FORMAT, "ebmbench_version": __version__, "n": reference.n, **meta}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={STATS_FORMAT: json.dumps(header, sort_keys=True)})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={STATS_FORMAT: json.dumps(header, sort_keys=True)})
     return path
 
 

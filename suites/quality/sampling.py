@@ -22,6 +22,7 @@ import torch
 
 from ebmbench.models.base import Model
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator, uniform_noise
+from ebmbench.seeds import mix
 
 Sink = Callable[[torch.Tensor, torch.Tensor | None], None]
 
@@ -101,8 +102,8 @@ def draw_samples(model: Model, plan: SamplingPlan, device: torch.device, seed: i
     Random numbers come from generators seeded by ``seed`` and the step budget only, so a budget's samples do
     not depend on which other budgets ran before it.
     """
-    gen = make_generator(seed * 1_000_003 + plan.steps, device)
-    cpu_gen = make_generator(seed * 1_000_003 + plan.steps + 1, "cpu")
+    gen = make_generator(mix(seed, plan.steps), device)
+    cpu_gen = make_generator(mix(seed, plan.steps + 1), "cpu")
     trace = EnergyTrace()
     labels = _labels(model, plan.n)
     draw = _draw_buffer if plan.protocol == "buffer" else _draw_noise

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+from ebmbench.atomic import atomic_copy, atomic_path, atomic_write_text
 
 KEY_FIELD = "ebmbench-quality-key"
 
@@ -77,10 +77,9 @@ class FeatureCache:
     def put(self, description: dict[str, Any], features: dict[str, torch.Tensor]) -> None:
         path = self._path(description)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tensors = {k: v.contiguous() for k, v in features.items()}
-        save_file(tensors, str(tmp), metadata={KEY_FIELD: json.dumps(description, sort_keys=True, default=str)})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={KEY_FIELD: json.dumps(description, sort_keys=True, default=str)})
 
 
 class SampleFile:
@@ -92,7 +91,8 @@ class SampleFile:
     def __init__(self, path: Path, n: int, shape: tuple[int, int, int], conditional: bool) -> None:
         self.path, self.n = Path(path), n
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.npy")
+        self._atomic = atomic_path(self.path)  # held open while batches arrive; renamed into place by close()
+        self.tmp = self._atomic.__enter__()
         self.images = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.uint8, shape=(n, *shape))
         self.labels = np.full(n, -1, dtype=np.int64) if conditional else None
         self.cursor = 0
@@ -107,7 +107,7 @@ class SampleFile:
     def close(self) -> Path:
         self.images.flush()
         del self.images
-        os.replace(self.tmp, self.path)
+        self._atomic.__exit__(None, None, None)
         if self.labels is not None:
             np.save(labels_path(self.path), self.labels)
         return self.path
@@ -142,26 +142,16 @@ class SampleCache:
         meta = json.loads(meta_path.read_text())
         if meta.get("key") != json.loads(json.dumps(description, default=str)):
             return None
-        _copy(npy, dest)
+        atomic_copy(npy, dest)
         if labels_path(npy).is_file():
-            _copy(labels_path(npy), labels_path(dest))
+            atomic_copy(labels_path(npy), labels_path(dest))
         return meta["trace"]
 
     def put(self, description: dict[str, Any], samples: Path, trace: dict[str, Any]) -> None:
         base = self._base(description)
         base.parent.mkdir(parents=True, exist_ok=True)
-        _copy(samples, base.with_suffix(".npy"))
+        atomic_copy(samples, base.with_suffix(".npy"))
         if labels_path(samples).is_file():
-            _copy(labels_path(samples), labels_path(base.with_suffix(".npy")))
+            atomic_copy(labels_path(samples), labels_path(base.with_suffix(".npy")))
         meta = json.dumps({"key": description, "trace": trace}, sort_keys=True, default=str)
-        tmp = base.with_name(f".{base.name}.json.tmp-{os.getpid()}")
-        tmp.write_text(meta)
-        os.replace(tmp, base.with_suffix(".json"))
-
-
-def _copy(src: Path, dst: Path) -> None:
-    """Copy atomically (the destination is complete or absent)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        atomic_write_text(base.with_suffix(".json"), meta)

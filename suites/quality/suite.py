@@ -360,6 +360,6 @@ def _images_uint8(data: ImageSet) -> torch.Tensor:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from ebmbench.rundir import atomic_write_text
+    from ebmbench.atomic import atomic_write_text
 
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=float) + "\n")

@@ -27,12 +27,12 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ebmbench.atomic import atomic_path
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_path
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.scoring import free_energy
 from ebmbench.suite import Suite, SuiteContext

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ebmbench.sampler import make_generator
+from ebmbench.seeds import mix
 
 
 @dataclass(frozen=True)
@@ -82,4 +83,4 @@ def evaluate(view: nn.Module, advs: list[torch.Tensor], y: torch.Tensor, draws: 
 
 def draw_seed(seed: int, draw: int) -> int:
     """The evaluation noise seed of draw ``draw`` (kept apart from the attack seeds)."""
-    return 1_000_003 * (seed + 1) + draw
+    return mix(seed + 1, draw)

@@ -12,9 +12,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from ebmbench.atomic import atomic_write_text
 from ebmbench.plots import save_figure
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_write_text
 
 ROBUST, CLEAN = "robust_accuracy", "clean_accuracy"
 

@@ -38,12 +38,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ebmbench.atomic import atomic_path, atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model, require
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
-from ebmbench.rundir import atomic_path, atomic_write_text
 from ebmbench.sampler import LangevinOptions
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.robustness.attacks import (

@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from ebmbench.errors import EbmbenchError
-from ebmbench.options import build_options, closest, describe, option
+from ebmbench.options import build_options, describe, option
 from ebmbench.sampler import LangevinOptions
+from ebmbench.suggest import closest
 
 
 @dataclass(frozen=True)

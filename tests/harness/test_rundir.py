@@ -58,7 +58,7 @@ def test_failed_write_leaves_previous_results(tmp_path: Path, monkeypatch: pytes
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("ebmbench.rundir.os.replace", boom)
+    monkeypatch.setattr("ebmbench.atomic.os.replace", boom)
     with pytest.raises(OSError):
         run.commit("u2", [_rec("b", 2.0)])
     assert run.results_path.read_text() == before
