@@ -66,22 +66,15 @@ def test_builder_equals_torchattacks_called_directly(norm, eot, direct) -> None:
     assert torch.equal(ours, _run(direct(model, **kwargs), x, y))
 
 
-def test_eot_pgdl2_with_one_draw_is_torchattacks_pgdl2_on_a_stochastic_model() -> None:
+@pytest.mark.parametrize(("model", "eot"), [(_Noisy(), 1), (_Linear(), 3)], ids=["one-draw", "identical-draws"])
+def test_eot_pgdl2_is_torchattacks_pgdl2_with_one_draw_or_identical_draws(model: torch.nn.Module, eot: int) -> None:
+    """One draw of a stochastic model, or k draws of a deterministic one (their summed gradient has the direction
+    of one): torchattacks' PGDL2 examples."""
     x, y = _data()
-    model = _Noisy()
-    ours = _run(EOTPGDL2(model, eps=0.6, alpha=0.2, steps=4, eot_iter=1), x, y)
+    ours = _run(EOTPGDL2(model, eps=0.6, alpha=0.2, steps=4, eot_iter=eot), x, y)
     ref = _run(torchattacks.PGDL2(model, eps=0.6, alpha=0.2, steps=4, random_start=True), x, y)
     assert torch.allclose(ours, ref, atol=1e-6)
     assert ((ours - x).flatten(1).norm(dim=1) <= 0.6 + 1e-5).all()
-
-
-def test_identical_draws_change_nothing() -> None:
-    """The summed gradient of k identical forwards has the direction of one: PGDL2's examples."""
-    x, y = _data()
-    model = _Linear()
-    ours = _run(EOTPGDL2(model, eps=0.6, alpha=0.2, steps=4, eot_iter=3), x, y)
-    ref = _run(torchattacks.PGDL2(model, eps=0.6, alpha=0.2, steps=4, random_start=True), x, y)
-    assert torch.allclose(ours, ref, atol=1e-6)
 
 
 def test_one_step_follows_the_summed_gradient_of_the_draws() -> None:
