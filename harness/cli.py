@@ -5,6 +5,7 @@ User errors print one line and exit non-zero, without a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ DATA_ROOT = click.option("--data-root", type=click.Path(path_type=Path), default
 DOWNLOAD = click.option("--download", is_flag=True, help="Allow downloading missing datasets (off by default).")
 SETTINGS = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
                         help="Set an option (repeatable); `ebmbench list` shows each suite's options.")
+SEED = click.IntRange(0, 2**63 - 1)  # what torch, numpy and Python's random all accept
 QUIET = click.option("--quiet", is_flag=True,
                      help="No progress bars (they are also off when stderr is not a terminal, e.g. in CI logs).")
 
@@ -74,6 +76,11 @@ class Main(click.Group):
         except EbmbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:  # a bad option value: one line, like every other refusal
+            where = exc.ctx.command_path if exc.ctx is not None else "ebmbench"
+            message = " ".join(exc.format_message().split())
+            click.echo(f"error: {message} (see `{where} --help`)", err=True)
+            sys.exit(2)
         except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
             # a path the user gave cannot be written (a file where a folder must go, no permission)
             click.echo(f"error: cannot write {exc.filename}: {exc.strerror}; choose another path", err=True)
@@ -87,6 +94,16 @@ class Main(click.Group):
 @click.version_option(__version__, prog_name="ebmbench")
 def main() -> None:
     """Train energy-based models and evaluate them: sample quality, OOD detection, adversarial robustness."""
+
+
+def check_writable_file(out: Path) -> None:
+    """Fail before training, not after: ``out`` must be a file path in a folder that exists (or can be made)
+    and can be written."""
+    if out.is_dir():
+        raise EbmbenchError(f"{out} is a folder; --out is the checkpoint file to write (e.g. {out}/model.safetensors)")
+    folder = next((p for p in [out.parent, *out.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise EbmbenchError(f"cannot write {out}: {folder} is not a writable folder; choose another --out")
 
 
 def data_context(data_root: Path | None, download: bool) -> Any:
@@ -156,7 +173,7 @@ class OptionsHelp(click.Command):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint file to write.")
 @SETTINGS
 @click.option("--adv-train", default=None, metavar="NORM:EPS", help="PGD adversarial training (classifier).")
-@click.option("--seed", type=int, default=None, help="Random seed [default: 0].")
+@click.option("--seed", type=SEED, default=None, help="Random seed [default: 0].")
 @click.option("--resume", is_flag=True, help="Continue from --out if it exists (same options required).")
 @DEVICE
 @DATA_ROOT
@@ -177,6 +194,7 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
             values[key] = str(value)
     config = build_options(module.Config, values)
     check_sizes(config, SMALLEST_IMAGE, f"train --kind {kind}")
+    check_writable_file(out)
     if out.exists() and not resume:
         raise EbmbenchError(f"{out} exists; pass --resume to continue it or choose another --out")
     req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=show_progress(quiet))
@@ -227,7 +245,7 @@ def _kv(d: dict[str, Any]) -> str:
 @SETTINGS
 @click.option("--baseline", "baselines", multiple=True, metavar="NAME=CKPT", help="A baseline model (repeatable).")
 @click.option("--name", default=None, help="Model name in tables [default: checkpoint or weights file name].")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for sampling, subsets, attacks and bootstrap; part of the run's identity.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out instead of resuming it.")
 @DEVICE

@@ -38,6 +38,15 @@ def _check_baseline_names(suite_cls: type[Suite], model_name: str, baselines: di
     if model_name in baselines:
         raise EbmbenchError(f"--baseline {model_name!r} has the model's own name; rename the baseline or pass "
                             "--name for the model")
+    for name, flag in [(model_name, "--name"), *((b, "--baseline") for b in baselines)]:
+        check_display_name(name, flag)
+
+
+def check_display_name(name: str, flag: str) -> None:
+    """Model names land in tables, reports and CI comments: one printable line of at most 200 characters."""
+    if not name or len(name) > 200 or not name.isprintable():
+        raise EbmbenchError(f"{flag} {name[:60]!r} is not a usable model name: give one printable line of 1 to "
+                            "200 characters")
 
 
 @dataclass(frozen=True)
