@@ -67,8 +67,9 @@ class DefaultBaseline:
 
 
 def wants_defaults(ctx: SuiteContext) -> bool:
-    """The rule's condition: no ``--baseline`` given and an embedded dataset (or a class subset of one)."""
-    return not ctx.baselines and base_dataset(ctx.dataset) in EMBEDDED
+    """The rule's condition: no ``--baseline`` given (or ``--with-default-baselines``) and an embedded dataset
+    (or a class subset of one)."""
+    return (not ctx.baselines or ctx.defaults_too) and base_dataset(ctx.dataset) in EMBEDDED
 
 
 def default_baselines(ctx: SuiteContext, recipes: Iterable[Recipe],

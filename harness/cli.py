@@ -244,6 +244,8 @@ def _kv(d: dict[str, Any]) -> str:
               help="Run directory [default: runs/SUITE-MODEL]; re-running into it resumes.")
 @SETTINGS
 @click.option("--baseline", "baselines", multiple=True, metavar="NAME=CKPT", help="A baseline model (repeatable).")
+@click.option("--with-default-baselines", "defaults_too", is_flag=True,
+              help="Also train/use the suite's default baselines (digits) when --baseline models are given.")
 @click.option("--name", default=None, help="Model name in tables [default: checkpoint or weights file name].")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for sampling, subsets, attacks and bootstrap; part of the run's identity.")
@@ -253,8 +255,8 @@ def _kv(d: dict[str, Any]) -> str:
 @DOWNLOAD
 @QUIET
 def run(suite: str, model_path: Path | None, model_factory: str | None, weights: Path | None, out: Path | None,
-        settings: tuple[str, ...], baselines: tuple[str, ...], name: str | None, seed: int, overwrite: bool,
-        device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
+        settings: tuple[str, ...], baselines: tuple[str, ...], defaults_too: bool, name: str | None, seed: int,
+        overwrite: bool, device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
     """Run SUITE (energy, quality, ood, robustness or a plugin's; see `ebmbench list`) on a checkpoint (--model)
     or on your own code's model (--model-factory with --weights) and write a run directory (manifest.json,
     results.jsonl, plots)."""
@@ -269,13 +271,13 @@ def run(suite: str, model_path: Path | None, model_factory: str | None, weights:
               name)
     if model_path is not None:
         out = out or Path("runs") / f"{suite}-{model_path.stem}"
-        rundir = run_suite(suite, model_path, out, *common)
+        rundir = run_suite(suite, model_path, out, *common, defaults_too=defaults_too)
     else:
         from ebmbench.factory import build_from_factory
 
         model, source = build_from_factory(model_factory, weights)
         out = out or Path("runs") / f"{suite}-{source.name}"
-        rundir = run_model(suite, model, source, out, *common)
+        rundir = run_model(suite, model, source, out, *common, defaults_too=defaults_too)
     click.echo(_summary(rundir))
 
 

@@ -1,6 +1,7 @@
 """The main job on the embedded data: train (or reuse) a small conditional EBM on the bundled digits and run
-every registered suite whose needs it meets, each into its own run directory. A second run reuses the
-cached model and the finished suite units."""
+every registered suite whose needs it meets, each into its own run directory; suites that compare models
+(ood, robustness) also get a JEM (the second EBM family) beside their default baselines. A second run reuses
+the cached models and the finished suite units."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from ebmbench.zoo import cached_model
 
 QUICKSTART_EBM = {"dataset": "digits", "conditional": True}
 MODEL_NAME = "ebm-digits"
+QUICKSTART_JEM = {"dataset": "digits"}
+JEM_NAME = "jem-digits"  # the second EBM family, beside the EBM wherever a suite compares models
 
 
 def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto", progress: bool = True,
@@ -36,14 +39,20 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
     ckpt = cached_model("ebm", settings, cache, resolve_device(device), progress=progress)
     echo(f"    checkpoint: {ckpt}")
     model = load_checkpoint(ckpt).model
+    jem = None
+    if any(suite.uses_baselines for suite in classes.values()):
+        echo("[1b] JEM on the bundled digits (the second EBM family; trained on first use, then cached)")
+        jem = cached_model("jem", dict(QUICKSTART_JEM), cache, resolve_device(device), progress=progress)
+        echo(f"    checkpoint: {jem}")
     runs = []
     for i, (name, suite) in enumerate(classes.items(), start=2):
         if not all(model.has(c) for c in suite.requires):
             echo(f"[{i}] {name}: skipped (needs {', '.join(c.value for c in suite.requires)})")
             continue
         echo(f"[{i}] suite {name}: {suite.description}")
-        run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), device=device,
-                        progress=progress, model_name=MODEL_NAME, cache_dir=cache)
+        beside = {JEM_NAME: jem} if jem is not None and suite.uses_baselines else {}
+        run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), beside, device=device,
+                        progress=progress, model_name=MODEL_NAME, cache_dir=cache, defaults_too=bool(beside))
         echo(summary_table([r for r in run.records() if r.metric == suite.headline] or run.records()))
         runs.append(run.path)
     from ebmbench.reports.report import write_reports

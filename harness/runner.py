@@ -68,7 +68,7 @@ def checkpoint_source(path: str | Path, sha256: str) -> ModelSource:
 def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings: Iterable[str] = (),
               baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
               data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
-              model_name: str | None = None, cache_dir: Path | None = None) -> RunDir:
+              model_name: str | None = None, cache_dir: Path | None = None, defaults_too: bool = False) -> RunDir:
     """Run ``suite_name`` on ``checkpoint``; returns the run directory (ARCHITECTURE.md, "Run directories and
     records")."""
     suite_cls: type[Suite] = SUITES.get(suite_name)
@@ -76,13 +76,13 @@ def run_suite(suite_name: str, checkpoint: str | Path, out: str | Path, settings
     _check_baseline_names(suite_cls, model_name or Path(checkpoint).stem, baselines or {})
     ckpt = load_checkpoint(checkpoint, resolve_device(device))
     return run_model(suite_name, ckpt.model, checkpoint_source(checkpoint, ckpt.sha256), out, settings, baselines,
-                     device, seed, data, overwrite, progress, model_name, cache_dir)
+                     device, seed, data, overwrite, progress, model_name, cache_dir, defaults_too)
 
 
 def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Path, settings: Iterable[str] = (),
               baselines: dict[str, str | Path] | None = None, device: str = "auto", seed: int = 0,
               data: DataContext | None = None, overwrite: bool = False, progress: bool = True,
-              model_name: str | None = None, cache_dir: Path | None = None) -> RunDir:
+              model_name: str | None = None, cache_dir: Path | None = None, defaults_too: bool = False) -> RunDir:
     """Run ``suite_name`` on a loaded ``model`` (a checkpoint's, a ``--model-factory``'s or ``ebmbench.wrap``'s)."""
     suite_cls: type[Suite] = SUITES.get(suite_name)
     options = build_options(suite_cls.Options, settings)
@@ -101,12 +101,13 @@ def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Pat
     ctx = SuiteContext(model=model, model_name=model_name,
                        dataset=model.info.dataset, run=run, device=dev, seed=seed,
                        data=data or DataContext(), baselines={n: c.model for n, c in loaded.items()},
-                       cache_dir=cache_dir or default_cache_dir(), progress=progress)
+                       cache_dir=cache_dir or default_cache_dir(), progress=progress, defaults_too=defaults_too)
     seed_everything(seed)
     plan = suite.prepare(ctx)
     identity = {"suite": suite_name, "suite_version": suite_cls.version, "options": _jsonable(options),
                 "checkpoint_sha256": source.sha256, "seed": seed, "dataset": ctx.dataset,
-                "baselines": {n: c.sha256 for n, c in loaded.items()}, **source.identity}
+                "baselines": {n: c.sha256 for n, c in loaded.items()}, **source.identity,
+                **({"default_baselines_too": True} if defaults_too else {})}
     details = {**device_details(dev), **source.details, "model": ctx.model_name,
                "model_info": model.info.to_dict(), "model_config": model.config,
                "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}

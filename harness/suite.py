@@ -35,6 +35,7 @@ class SuiteContext:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "ebmbench")
     progress: bool = True
     done: set[str] = field(default_factory=set)
+    defaults_too: bool = False  # default baselines even beside --baseline models (the quickstart's JEM)
 
     def load(self, split: str, name: str | None = None, **overrides: Any) -> ImageSet:
         """A split of ``name`` (default: the model's dataset), conformed to the model's input shape."""

@@ -11,7 +11,7 @@ the shared Langevin sampler, with step and noise converted (a range twice as wid
 noise / 2 on [0, 1]) and clamped to the image range, which JEM does not do.
 
 Digits defaults (documented deviations from the paper's CIFAR-10 recipe, chosen to train in about a CPU
-minute): the small conv net instead of WRN-28-10, Adam at lr 1e-3 without warm-up, batch 64, 500 iterations,
+minute): the small conv net instead of WRN-28-10, Adam at lr 1e-3 without warm-up, batch 64, 300 iterations,
 10 SGLD steps, a 2,000-image buffer. CIFAR-10 as in the paper: ``arch=wrn depth=28 width=10 lr=1e-4
 sgld_steps=20 buffer_size=10000 warmup=1000 iterations=...``.
 """
@@ -66,7 +66,7 @@ class Config:
     width: int | None = option(None, help="network width (WRN-depth-width; none: the architecture's default)")
     depth: int = option(28, help="WRN depth")
     norm: str = option("none", help="WRN normalisation: none or batch")
-    iterations: int = option(500, help="training steps")
+    iterations: int = option(300, help="training steps")
     batch_size: int = option(64, help="images per step")
     lr: float = option(1e-3, help="Adam learning rate")
     warmup: int = option(0, help="steps of linear learning-rate warm-up")

@@ -69,16 +69,20 @@ def test_compatibility_is_judged_on_model_info() -> None:
         check_compatible(digits, "b", ModelInfo("glow", "digits", (1, 16, 16)))
 
 
-def _ctx(dataset: str, baselines: dict | None = None, shape=(1, 8, 8), cache: Path = Path("/nonexistent")):
+def _ctx(dataset: str, baselines: dict | None = None, shape=(1, 8, 8), cache: Path = Path("/nonexistent"),
+         defaults_too: bool = False):
     model = SimpleNamespace(info=ModelInfo("ebm", dataset, shape))
     return SimpleNamespace(model=model, dataset=dataset, baselines=baselines or {}, cache_dir=cache,
-                           device=torch.device("cpu"), data=None, progress=False, model_name="m")
+                           device=torch.device("cpu"), data=None, progress=False, model_name="m",
+                           defaults_too=defaults_too)
 
 
 def test_the_default_rule_embedded_data_and_no_named_baselines_only() -> None:
     assert wants_defaults(_ctx("digits")) and wants_defaults(_ctx("classes:0-4:digits"))
     assert not wants_defaults(_ctx("cifar10"))
     assert not wants_defaults(_ctx("digits", {"mine": object()}))
+    assert wants_defaults(_ctx("digits", {"mine": object()}, defaults_too=True))  # --with-default-baselines
+    assert not wants_defaults(_ctx("cifar10", {"mine": object()}, defaults_too=True))
 
 
 def test_defaults_are_trained_on_the_models_data_named_apart_and_skipped_when_incompatible(
