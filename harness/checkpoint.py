@@ -22,6 +22,7 @@ from ebmbench import checkpoint_checks as checks
 from ebmbench.atomic import atomic_path
 from ebmbench.errors import CheckpointError
 from ebmbench.models.base import Model, ModelInfo
+from ebmbench.replay_buffer import stored_images
 
 FORMAT = "ebmbench-checkpoint"
 FORMAT_VERSION = 1
@@ -153,6 +154,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Che
     _load_weights(model, weights, path)
     state = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     model.to(device).eval()
+    model.stored_samples = stored_images(state)
     return Checkpoint(model, header, path, file_sha256(path), state)
 
 

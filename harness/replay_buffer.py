@@ -95,3 +95,12 @@ class ReplayBuffer:
         self.images[:size] = state["images"][:size]
         self.labels[:size] = state["labels"][:size]
         self.size, self.cursor = size, cursor % self.capacity
+
+
+def stored_images(state: dict[str, torch.Tensor], prefix: str = "state.buffer.") -> torch.Tensor | None:
+    """The images of a buffer saved by ``ReplayBuffer.state`` (under ``prefix``) as floats in [0, 1]; None when
+    there are none."""
+    images = state.get(f"{prefix}images")
+    if images is None or len(images) == 0 or images.dtype != torch.uint8:
+        return None
+    return images.float() / 255

@@ -112,3 +112,17 @@ def refused() -> Callable[..., str]:
         return line
 
     return run
+
+
+@pytest.fixture(scope="session")
+def jem_reference() -> Callable[..., torch.nn.Module]:
+    """``fixed_reference(**kw)``: JEM's CCF model written out independently of ebmbench's WRN, with fixed random
+    weights (tests/importers/reference_jem.py, loaded by path: a top-level ``tests`` package of a dependency
+    must not shadow it)."""
+    import importlib.util
+
+    path = Path(__file__).parent / "importers" / "reference_jem.py"
+    spec = importlib.util.spec_from_file_location("ebmbench_tests_reference_jem", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.fixed_reference

@@ -53,6 +53,9 @@ class Model(nn.Module):
 
     family: ClassVar[str] = "model"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Images in [0, 1] the model's training left behind (its replay buffer), when its checkpoint carries them:
+    # where the quality suite's buffer protocol can start (``buffer_start=stored``).
+    stored_samples: torch.Tensor | None = None
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__()

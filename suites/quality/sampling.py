@@ -39,6 +39,7 @@ class SamplingPlan:
     rounds: int = 10
     reinit: float = 0.01
     buffer_size: int = 1000
+    buffer_start: Literal["noise", "stored"] = "noise"
 
     def langevin(self, value_range: tuple[float, float] = (0.0, 1.0)) -> LangevinConfig:
         """The per-run sampler settings; chains are clamped to the data range after every step."""
@@ -128,7 +129,7 @@ def _draw_buffer(model: Model, plan: SamplingPlan, device: torch.device, labels:
     for start in range(0, plan.n, plan.buffer_size):
         end = min(start + plan.buffer_size, plan.n)
         y = None if labels is None else labels[start:end].to(device)
-        buffer = uniform_noise(end - start, shape, value_range, device, gen)
+        buffer = _initial(model, end - start, plan, device, gen, cpu_gen)
         for rnd in range(plan.rounds + 1):
             if 0 < rnd < plan.rounds:  # restarts happen between passes, never before the last one
                 restart = (torch.rand(len(buffer), generator=cpu_gen) < plan.reinit).to(device)
@@ -142,3 +143,16 @@ def _draw_buffer(model: Model, plan: SamplingPlan, device: torch.device, labels:
                 buffer[idx] = _run(model, buffer[idx], yb, plan, gen, trace, rnd * plan.steps)
         for i in range(0, len(buffer), plan.batch_size):
             sink(buffer[i:i + plan.batch_size], None if y is None else y[i:i + plan.batch_size])
+
+
+def _initial(model: Model, n: int, plan: SamplingPlan, device: torch.device, gen: torch.Generator,
+             cpu_gen: torch.Generator) -> torch.Tensor:
+    """A buffer's first state: uniform noise, or (``buffer_start=stored``) images drawn from the model's own
+    replay buffer (all of them in a seeded order when it has enough, else with replacement)."""
+    if plan.buffer_start != "stored":
+        return uniform_noise(n, model.info.input_shape, model.info.value_range, device, gen)
+    stored = model.stored_samples
+    count = len(stored)
+    idx = torch.randperm(count, generator=cpu_gen)[:n] if count >= n else torch.randint(0, count, (n,),
+                                                                                        generator=cpu_gen)
+    return stored[idx].to(device=device, dtype=torch.float32)

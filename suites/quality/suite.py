@@ -67,6 +67,9 @@ class QualityOptions:
     rounds: int = option(10, help="buffer protocol: passes over each buffer")
     reinit: float = option(0.01, help="buffer protocol: fraction of chains restarted from noise between passes")
     buffer_size: int = option(1000, help="buffer protocol: chains per buffer")
+    buffer_start: Literal["noise", "stored"] = option("noise", help="buffer protocol: chains start from noise, or "
+                                                                    "(stored) from the replay buffer the "
+                                                                    "checkpoint carries")
     batch_size: int = option(128, help="chains per batch")
     extractor: str | None = option(None, help="digits-cnn or inception-v3-compat (none: digits-cnn on 1x8x8 "
                                               "data, else Inception)")
@@ -127,6 +130,11 @@ class QualitySuite(Suite):
         opts, info = self.options, ctx.model.info
         if info.conditional and info.num_classes < 1:
             raise EbmbenchError("a conditional model must declare its number of classes")
+        if opts.buffer_start == "stored" and opts.protocol != "buffer":
+            raise EbmbenchError("buffer_start=stored goes with protocol=buffer")
+        if opts.buffer_start == "stored" and ctx.model.stored_samples is None:
+            raise EbmbenchError("buffer_start=stored needs a checkpoint that carries a replay buffer (ebmbench's "
+                                "trained EBMs and JEMs, or `ebmbench import jem`); this model has none")
         heldout = _raw(ctx, opts.heldout_split)
         _check_shape(ctx, heldout)
         extractor = make_extractor(self._extractor_name(info.input_shape), opts.inception_weights)
@@ -244,7 +252,7 @@ class QualitySuite(Suite):
     def _plan(self, setup: Setup, steps: int) -> SamplingPlan:
         o = self.options
         return SamplingPlan(n=setup.n, steps=steps, protocol=o.protocol, sampler=o.sampler, batch_size=o.batch_size,
-                            rounds=o.rounds, reinit=o.reinit, buffer_size=o.buffer_size)
+                            rounds=o.rounds, reinit=o.reinit, buffer_size=o.buffer_size, buffer_start=o.buffer_start)
 
     def _sample_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference,
                      steps: int) -> list[Record]:
@@ -253,6 +261,7 @@ class QualitySuite(Suite):
         collector = FeatureCollector(setup.extractor, module, ctx.device)
         path = ctx.run.file(f"samples/steps-{steps}.npy")
         key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
+               "stored": _stored_digest(ctx.model) if plan.buffer_start == "stored" else None,
                "plan": asdict(plan), "device": ctx.device.type, "dataset": ctx.dataset}
         cache = SampleCache(ctx.cache_dir / "quality")
         tic = time.perf_counter()
@@ -279,7 +288,8 @@ class QualitySuite(Suite):
                  "grad_clip": plan.sampler.grad_clip,
                  "kid_subset_size": setup.kid_samples, "samples_file": f"samples/steps-{steps}.npy"}
         if plan.protocol == "buffer":
-            extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size)
+            extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size,
+                         buffer_start=plan.buffer_start)
         return self._records(ctx, setup, "samples", values, plan.n, extra)
 
     def _draw(self, ctx: SuiteContext, plan: SamplingPlan, collector: FeatureCollector, path: Path) -> dict:
@@ -363,3 +373,10 @@ def _write_json(path: Path, obj: Any) -> None:
     from ebmbench.atomic import atomic_write_text
 
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=float) + "\n")
+
+
+def _stored_digest(model: Any) -> str:
+    """A content hash of the replay buffer a model carries (part of the sample cache's key)."""
+    import hashlib
+
+    return hashlib.sha256(model.stored_samples.contiguous().numpy().tobytes()).hexdigest()

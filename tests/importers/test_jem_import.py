@@ -9,8 +9,6 @@ from ebmbench.checkpoint import load_checkpoint
 from ebmbench.cli import main
 from ebmbench.importers.jem import import_jem
 
-from .reference_jem import fixed_reference
-
 
 def _jem_file(path: Path, model: torch.nn.Module, buffer: torch.Tensor | None = None, **extra) -> Path:
     content = {"model_state_dict": model.state_dict(), **extra}
@@ -26,8 +24,9 @@ def _inputs(shape=(3, 32, 32), n=6) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_imported_jem_reproduces_the_reference_logits_and_energies(tmp_path: Path, batch_norm: bool) -> None:
-    ref = fixed_reference(batch_norm=batch_norm)
+def test_imported_jem_reproduces_the_reference_logits_and_energies(tmp_path: Path, batch_norm: bool,
+                                                                  jem_reference) -> None:
+    ref = jem_reference(batch_norm=batch_norm)
     buffer = torch.rand(20, 3, 32, 32) * 2 - 1
     src = _jem_file(tmp_path / "ckpt.pt", ref, buffer)
     ckpt = load_checkpoint(import_jem(src, tmp_path / "jem.safetensors"))
@@ -50,8 +49,8 @@ def test_imported_jem_reproduces_the_reference_logits_and_energies(tmp_path: Pat
     assert ckpt.training["imported_from"]["architecture"] == "WRN-10-1"
 
 
-def test_depth_width_and_grey_digits_are_read_off_the_weights(tmp_path: Path) -> None:
-    ref = fixed_reference(depth=16, width=2, channels=1)
+def test_depth_width_and_grey_digits_are_read_off_the_weights(tmp_path: Path, jem_reference) -> None:
+    ref = jem_reference(depth=16, width=2, channels=1)
     src = _jem_file(tmp_path / "d.pt", ref)  # no replay buffer: fine
     model = load_checkpoint(import_jem(src, tmp_path / "d.safetensors", dataset="digits")).model
     assert (model.config["depth"], model.config["width"], model.info.input_shape) == (16, 2, (1, 8, 8))
@@ -72,8 +71,8 @@ def _one_line_exit_2(result, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-def test_cli_imports_and_refuses_bad_files_with_one_line(tmp_path: Path) -> None:
-    ref = fixed_reference()
+def test_cli_imports_and_refuses_bad_files_with_one_line(tmp_path: Path, jem_reference) -> None:
+    ref = jem_reference()
     good = _jem_file(tmp_path / "good.pt", ref, torch.rand(4, 3, 32, 32))
     ok = _cli("import", "jem", str(good), "--out", str(tmp_path / "ok.safetensors"))
     assert ok.exit_code == 0, ok.output
@@ -117,10 +116,11 @@ class _Payload:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
 
 
-def test_a_file_that_needs_full_unpickling_is_refused_and_its_payload_never_runs(tmp_path: Path) -> None:
+def test_a_file_that_needs_full_unpickling_is_refused_and_its_payload_never_runs(tmp_path: Path,
+                                                                                 jem_reference) -> None:
     marker = tmp_path / "pwned.txt"
     evil = tmp_path / "evil.pt"
-    torch.save({"model_state_dict": fixed_reference().state_dict(), "replay_buffer": _Payload(marker)}, evil)
+    torch.save({"model_state_dict": jem_reference().state_dict(), "replay_buffer": _Payload(marker)}, evil)
     result = _cli("import", "jem", str(evil), "--out", str(tmp_path / "x.safetensors"))
     _one_line_exit_2(result, "needs full unpickling", "exec", "weights_only=True")
     assert not marker.exists() and not (tmp_path / "x.safetensors").exists()
