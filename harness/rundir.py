@@ -238,4 +238,4 @@ class RunDir:
 def _own_scratch(name: str) -> bool:
     """Files ebmbench itself leaves in a run directory that holds no manifest yet: the lock, a killed write's
     temporary file."""
-    return name == LOCK or name.startswith((f".{MANIFEST}.", f".{RESULTS}."))
+    return name == LOCK or name.startswith(tuple(f".{Path(n).stem}.tmp-" for n in (MANIFEST, RESULTS)))

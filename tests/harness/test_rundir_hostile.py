@@ -155,3 +155,17 @@ def test_overwrite_never_follows_links_or_listed_paths_outside(tmp_path: Path) -
     (tmp_path / "r" / "manifest.json").write_text(json.dumps(manifest))
     RunDir(tmp_path / "r").start({"k": 2}, {}, overwrite=True)
     assert outside.read_text() == "keep" and (tmp_path / "r" / "link.png").is_symlink()
+
+
+def test_a_folder_with_only_ebmbench_leftovers_is_still_usable(tmp_path: Path) -> None:
+    """A run killed before its first manifest leaves the lock and a temporary file: not the user's files."""
+    from ebmbench.atomic import atomic_path
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / LOCK).write_text("")
+    with atomic_path(folder / "manifest.json") as tmp:
+        (folder / tmp.name.replace(".tmp-", ".tmp-left")).write_text("{")  # a leftover by the same naming rule
+        tmp.write_text("{}")
+    (folder / "manifest.json").unlink()
+    assert RunDir(folder).start({"k": 1}, {}) is False
