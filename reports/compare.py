@@ -7,9 +7,12 @@ Rules, in order:
   under test even when the two checkpoints have different names.
 - A pair whose suite version, dataset or extractor differs is "not comparable": reported, never compared.
 - Several seeds of one measurement on one side are averaged, with a t-interval across seeds as their CI.
-- A metric is judged in its own direction: a worsening beyond ``max(abs, rel * |baseline|)`` is a regression,
-  unless the change lies inside the confidence intervals (the candidate's value inside the baseline's interval,
-  or the baseline's inside the candidate's). Metrics without a direction are shown, not judged.
+- A metric is judged in its own direction: a worsening beyond ``max(abs, rel * |baseline|)`` is a regression
+  when it is also significant. Where both sides have per-sample files (or several seeds), a one-sided test
+  decides (``evidence``: paired bootstrap, exact McNemar, Welch over seeds), with Holm's correction across every
+  tested metric at ``alpha``; elsewhere the interval rule does: not a regression if the change lies inside the
+  confidence intervals (the candidate's value inside the baseline's interval, or the baseline's inside the
+  candidate's). Metrics without a direction are shown, not judged.
 - Exit code 1 if anything regressed; else 2 if the input cannot vouch for the candidate (nothing compared,
   rows not comparable, baseline metrics missing from the candidate, unfinished runs); else 0.
 """
@@ -22,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ebmbench.numbers import none_if_nan
+from ebmbench.reports.evidence import Evidence, NoEvidence
 from ebmbench.reports.load import RunSet
 from ebmbench.reports.meta import comparability, declared, meta
+from ebmbench.reports.paired import TestResult, holm
 from ebmbench.reports.tolerances import Tolerance, Tolerances, check_names
 
 
@@ -33,8 +38,10 @@ def identity_keys() -> tuple[str, ...]:
     return ("suite", "model", "eval_set", "metric", *(k for k in meta() if k not in agree))
 
 REGRESSION, IMPROVED, UNCHANGED, WITHIN_CI = "regression", "improved", "unchanged", "within CI"
+NOT_SIGNIFICANT = "not significant"
 NO_DIRECTION, IGNORED, NOT_COMPARABLE, MISSING, NEW = "no direction", "ignored", "not comparable", "missing", "new"
-PASSED: frozenset[str] = frozenset({IMPROVED, UNCHANGED, WITHIN_CI})
+PASSED: frozenset[str] = frozenset({IMPROVED, UNCHANGED, WITHIN_CI, NOT_SIGNIFICANT})
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class Measurement:
     higher_is_better: bool | None
     model: str
     runs: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...] = ()  # the records behind it (run, model as written, extra, value...)
 
     def covers(self, value: float) -> bool:
         """Whether ``value`` lies inside this measurement's confidence interval."""
@@ -65,6 +73,8 @@ class Comparison:
     allowed: float | None = None
     reason: str = ""
     context: dict[str, Any] = field(default_factory=dict)
+    test: TestResult | None = None  # the significance test, when the evidence allows one
+    p_adjusted: float | None = None  # its p-value after Holm's correction across the tested rows
 
     @property
     def change(self) -> float | None:
@@ -83,6 +93,7 @@ class Verdict:
     candidate: list[str]
     allow_missing: bool = False
     notes: list[str] = field(default_factory=list)
+    alpha: float = ALPHA
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.comparisons)
@@ -108,8 +119,8 @@ class Verdict:
 
 
 def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
-                 allow_missing: bool = False) -> Verdict:
-    """Judge ``candidate`` against ``baseline`` metric by metric."""
+                 allow_missing: bool = False, alpha: float = ALPHA, tests: bool = True) -> Verdict:
+    """Judge ``candidate`` against ``baseline`` metric by metric (``tests=False``: the interval rule only)."""
     seen: dict[str, set[str]] = {}
     for runs in (baseline, candidate):
         for suite, metric in zip(runs.frame["suite"], runs.frame["metric"], strict=True):
@@ -123,8 +134,53 @@ def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
     problems = [f"{side} run {run} did not complete (status: {status})"
                 for side, runs in (("baseline", baseline), ("candidate", candidate))
                 for run, status in runs.incomplete().items()]
+    notes = _option_notes(baseline, candidate)
+    if tests:
+        notes += apply_tests(comparisons, Evidence.from_frames(baseline.frame, candidate.frame), alpha)
     return Verdict(comparisons, problems, list(baseline.manifests), list(candidate.manifests), allow_missing,
-                   notes=_option_notes(baseline, candidate))
+                   notes=notes, alpha=alpha)
+
+
+def apply_tests(comparisons: list[Comparison], evidence: Evidence, alpha: float = ALPHA) -> list[str]:
+    """Test every judged row the evidence allows, correct the p-values with Holm across them, and judge those
+    rows by their test instead of the interval rule; returns the notes that say what was done."""
+    judged = [c for c in comparisons if c.status in PASSED or c.status == REGRESSION]
+    untested: dict[str, int] = {}
+    for comp in judged:
+        try:
+            comp.test = evidence.test(list(comp.baseline.rows), list(comp.candidate.rows),
+                                      bool(comp.baseline.higher_is_better))
+        except NoEvidence as exc:
+            untested[str(exc)] = untested.get(str(exc), 0) + 1
+    tested = [c for c in judged if c.test is not None]
+    for comp, adjusted in zip(tested, holm([c.test.p for c in tested]), strict=True):
+        comp.p_adjusted = adjusted
+        comp.status, comp.allowed, comp.reason = judge_tested(comp, adjusted, alpha)
+    notes = []
+    if tested:
+        methods = sorted({c.test.method.split(" (")[0] for c in tested})
+        notes.append(f"{len(tested)} metric(s) judged by one-sided tests ({', '.join(methods)}) with Holm's "
+                     f"correction across them at alpha {alpha:g}: a regression is worse beyond tolerance and "
+                     "significant")
+    if untested:
+        why = "; ".join(f"{reason} ({n})" for reason, n in sorted(untested.items(), key=lambda kv: -kv[1]))
+        notes.append(f"{sum(untested.values())} metric(s) without a test, judged by tolerance and interval "
+                     f"overlap: {why}")
+    return notes
+
+
+def judge_tested(comp: Comparison, p_adjusted: float, alpha: float) -> tuple[str, float | None, str]:
+    """Status, allowed worsening and reason of a row with a test: beyond tolerance and significant is a
+    regression, beyond tolerance but not significant is not."""
+    base, cand = comp.baseline, comp.candidate
+    hib = bool(base.higher_is_better)
+    worse = (base.value - cand.value) if hib else (cand.value - base.value)
+    allowed = comp.allowed if comp.allowed is not None else 0.0
+    if not math.isfinite(cand.value) or worse <= allowed:
+        return comp.status, comp.allowed, comp.reason
+    if p_adjusted < alpha:
+        return REGRESSION, allowed, f"worse by {worse:.6g}, allowed {allowed:.6g}; significant"
+    return NOT_SIGNIFICANT, allowed, "worse beyond tolerance, but not significant"
 
 
 def judge(base: Measurement, cand: Measurement, tol: Tolerance) -> tuple[str, float | None, str]:
@@ -186,7 +242,8 @@ def _measurement(rows: list[dict[str, Any]]) -> Measurement:
     values = [float(r["value"]) for r in rows]
     hib = rows[0]["higher_is_better"]
     common = {"seeds": len(rows), "higher_is_better": None if hib is None else bool(hib),
-              "model": rows[0]["display"], "runs": tuple(dict.fromkeys(r["run"] for r in rows))}
+              "model": rows[0]["display"], "runs": tuple(dict.fromkeys(r["run"] for r in rows)),
+              "rows": tuple({**r, "model": r["display"], "value": float(r["value"])} for r in rows)}
     if len(rows) == 1:
         return Measurement(values[0], rows[0]["ci_low"], rows[0]["ci_high"], **common)
     metric = declared(str(rows[0]["suite"]), str(rows[0]["metric"]))

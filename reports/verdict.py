@@ -24,7 +24,7 @@ from ebmbench.reports.render import md_code, md_escape
 HEADLINES: dict[int, str] = {0: "✅ no regression", 1: "❌ regression", 2: "⚠️ unusable input"}
 ATTENTION: tuple[str, ...] = (REGRESSION, NOT_COMPARABLE, MISSING)
 COLUMNS: tuple[str, ...] = ("status", "suite", "model", "eval set", "metric", "details", "baseline", "candidate",
-                            "change", "allowed", "note")
+                            "change", "allowed", "p (Holm)", "test", "note")
 
 
 def markdown_summary(verdict: Verdict) -> str:
@@ -91,6 +91,7 @@ def _testcase(parent: ET.Element, comp: Comparison) -> None:
     case = ET.SubElement(parent, "testcase", classname=f"ebmbench.{ident['suite']}.{ident['model']}", name=name)
     message = f"{comp.status}: baseline {_value(comp.baseline)}, candidate {_value(comp.candidate)}"
     message += f"; {comp.reason}" if comp.reason else ""
+    message += f"; p = {p_text(comp)} ({comp.test.method}, Holm-adjusted)" if comp.test is not None else ""
     if comp.status == REGRESSION:
         ET.SubElement(case, "failure", type="regression", message=message)
     elif comp.status in (NOT_COMPARABLE, MISSING):
@@ -114,9 +115,25 @@ def _table(comparisons: list[Comparison]) -> list[str]:
         ident = c.identity
         cells = [c.status, ident["suite"], _model(c), str(ident["eval_set"]), ident["metric"], _details(c),
                  _value(c.baseline), _value(c.candidate), _change(c),
-                 "" if c.allowed is None else f"{c.allowed:.4g}", c.reason]
+                 "" if c.allowed is None else f"{c.allowed:.4g}", p_text(c), _method(c), c.reason]
         lines.append("| " + " | ".join(md_escape(str(x)) for x in cells) + " |")
     return lines
+
+
+def p_text(comp: Comparison) -> str:
+    """The Holm-adjusted p-value as shown (raw beside it when they differ); empty without a test."""
+    if comp.test is None or comp.p_adjusted is None:
+        return ""
+    adjusted = _p(comp.p_adjusted)
+    return adjusted if comp.p_adjusted == comp.test.p else f"{adjusted} (raw {_p(comp.test.p)})"
+
+
+def _p(p: float) -> str:
+    return "<1e-12" if p < 1e-12 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
+
+
+def _method(comp: Comparison) -> str:
+    return "" if comp.test is None else comp.test.method
 
 
 def _model(comp: Comparison) -> str:

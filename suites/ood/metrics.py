@@ -84,6 +84,14 @@ def detection_metrics(scores_in: np.ndarray, scores_out: np.ndarray) -> dict[str
     return {k: float(v[0]) for k, v in ranking.metrics(np.ones((1, len(ranking.order)))).items()}
 
 
+def weighted_metrics(scores_in: np.ndarray, scores_out: np.ndarray, weights_in: np.ndarray,
+                     weights_out: np.ndarray) -> dict[str, np.ndarray]:
+    """The four metrics for each row of multiplicities, (R, n_in) and (R, n_out): the bootstrap's inner step,
+    also used by ``ebmbench compare`` to resample two runs' scores with the same draws (a paired test)."""
+    ranking = _Ranking(np.asarray(scores_in, np.float64), np.asarray(scores_out, np.float64))
+    return ranking.metrics(np.concatenate([weights_in, weights_out], axis=1))
+
+
 def bootstrap_counts(rng: np.random.Generator, n: int, replicates: int) -> np.ndarray:
     """(replicates, n) multiplicities of n items drawn n times with replacement."""
     idx = rng.integers(0, n, size=(replicates, n)) + n * np.arange(replicates)[:, None]

@@ -28,6 +28,7 @@ import torch
 from ebmbench.atomic import atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
+from ebmbench.fingerprint import fingerprint
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
@@ -84,6 +85,8 @@ class OODPlan:
     num_classes: int
     notes: list[str] = field(default_factory=list)
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # default baseline name -> provenance
+    images_in: str = ""  # fingerprints of the scored images, so that compare can pair two runs' scores
+    images_out: dict[str, str] = field(default_factory=dict)
 
 
 class OODSuite(Suite):
@@ -149,6 +152,7 @@ class OODSuite(Suite):
         if not ctx.is_done("bits_per_dim"):
             ctx.commit("bits_per_dim", self._bpd_records(ctx, ood, models, x_in, in_name))
         scores_in: dict[str, np.ndarray] = {}
+        ood.images_in = fingerprint(x_in)
         per_set: dict[str, dict[str, ood_metrics.Estimate]] = {}
         for set_name, imageset in ood.sets.items():
             if not scores_in and not self._finished(ctx, set_name):
@@ -194,6 +198,7 @@ class OODSuite(Suite):
             scores_in, scores_out = ood_report.read_scores(path)
         else:
             x_out, _ = imageset.tensors(self.options.n, seed=ctx.seed)
+            ood.images_out[set_name] = fingerprint(x_out)
             scores_out = self._score(ctx, models, plan, x_out, set_name)
             ood_report.write_scores(path, set_name, scores_in, scores_out)
         estimates = {col: ood_metrics.evaluate(scores_in[col], scores_out[col], self.options.bootstrap,
@@ -233,7 +238,8 @@ class OODSuite(Suite):
         for column, per_metric in estimates.items():
             records += self._metric_records(ctx, ood, column, set_name, per_metric, n_in + n_out, n_in=n_in,
                                             n_out=n_out, in_distribution=f"{ctx.dataset}:test",
-                                            scores_file=scores_file, near_ood=near)
+                                            scores_file=scores_file, near_ood=near, images_in=ood.images_in,
+                                            images_out=ood.images_out.get(set_name))
         return records
 
     def _average_records(self, ctx: SuiteContext, ood: OODPlan, plan: dict[str, list[str]],

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from ebmbench.atomic import atomic_path, atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
+from ebmbench.fingerprint import fingerprint
 from ebmbench.models.base import Capability, Model, require
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
@@ -139,6 +140,7 @@ class RobustnessSuite(Suite):
     def __init__(self, options: RobustnessOptions) -> None:
         super().__init__(options)
         self._eps0: dict[tuple[str, str, str], Accuracy] = {}
+        self.images = ""  # fingerprint of the attacked images and labels, so that compare can pair two runs
 
     def prepare(self, ctx: SuiteContext) -> Plan:
         o = self.options
@@ -181,6 +183,7 @@ class RobustnessSuite(Suite):
 
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
         x, y = ctx.load("test").tensors(self.options.n, seed=ctx.seed)
+        self.images = fingerprint(x, y)
         targets = self._targets(ctx, plan)
         if not ctx.is_done("clean"):
             self._commit(ctx, "clean", self._clean(ctx, targets, x, y))
@@ -290,9 +293,17 @@ class RobustnessSuite(Suite):
                meta: dict[str, Any]) -> Record:
         where = f"{meta['norm']}@{meta['epsilon_label']}" if meta else "test"
         purification = t.purification.describe() if defense == "langevin" and t.purification else "none"
-        return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name, ci=acc.ci(),
-                           n=acc.n, threat_model=threat, defense=defense, purification=purification,
-                           draws=acc.draws, draw_std=acc.draw_std, per_draw=acc.per_draw, **meta)
+        return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name,
+                           ci=acc.ci(), n=acc.n, threat_model=threat, defense=defense,
+                           purification=purification, draws=acc.draws, draw_std=acc.draw_std,
+                           per_draw=acc.per_draw, images=self.images,
+                           per_example_file=f"per_example/{_safe(self._unit(meta))}.npz",
+                           per_example_key=f"{t.name}|{defense}|{threat}", **meta)
+
+    @staticmethod
+    def _unit(meta: dict[str, Any]) -> str:
+        """The unit a record belongs to (its per-example file is named after it)."""
+        return f"{meta['norm']}@{meta['epsilon_label']}" if meta else "clean"
 
     # --- results ----------------------------------------------------------------------------------------------
 

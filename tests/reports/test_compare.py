@@ -193,4 +193,6 @@ def test_differing_suite_options_are_noted(make_run, record) -> None:
     base = make_run("b", [record()], options={"n": 100, "sets": ["uniform"]})
     cand = make_run("c", [record()], options={"n": 1000, "sets": ["uniform"]})
     verdict = C.compare_runs(load_runs([base]), load_runs([cand]), Tolerances())
-    assert verdict.notes == ["ood options differ: n 100 → 1000"] and verdict.exit_code == 0
+    assert verdict.notes[0] == "ood options differ: n 100 → 1000" and verdict.exit_code == 0
+    assert verdict.notes[1:] == ["1 metric(s) without a test, judged by tolerance and interval overlap: no "
+                                 "per-sample file (1)"]
