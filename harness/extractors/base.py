@@ -44,8 +44,11 @@ class Extractor(ABC):
     name: ClassVar[str]
     layers: ClassVar[dict[str, str]]
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, download: bool = False,
+                 cache_dir: Path | None = None) -> None:
         self.weights = None if weights is None else Path(weights).expanduser()
+        self.download = download  # whether missing weights may be fetched (only with --download)
+        self.cache_dir = cache_dir  # where fetched weights are kept
 
     @abstractmethod
     def weights_path(self) -> Path:
@@ -83,11 +86,13 @@ class Extractor(ABC):
         """Make ``name`` known to torch-fidelity (built-in extractors already are)."""
 
 
-def make_extractor(name: str, weights: str | Path | None = None) -> Extractor:
-    """The registered extractor ``name`` (see ``ebmbench.registries.EXTRACTORS``) with optional weights."""
+def make_extractor(name: str, weights: str | Path | None = None, download: bool = False,
+                   cache_dir: Path | None = None) -> Extractor:
+    """The registered extractor ``name`` (see ``ebmbench.registries.EXTRACTORS``) with optional weights; with
+    ``download``, weights it knows how to fetch are fetched into ``cache_dir`` when missing."""
     from ebmbench.registries import EXTRACTORS
 
     cls = EXTRACTORS.get(name)
     if not (isinstance(cls, type) and issubclass(cls, Extractor)):
         raise EbmbenchError(f"feature extractor {name!r} is not an ebmbench Extractor")
-    return cls(weights)
+    return cls(weights, download, cache_dir)

@@ -1,9 +1,10 @@
 """``inception-v3-compat``: torch-fidelity's port of the TensorFlow Inception network, the standard for papers.
 
-ebmbench never downloads its weights. They come from ``--set inception_weights=PATH`` or from torch-fidelity's
-own download location (``$TORCH_HOME/hub/checkpoints``); when neither holds the file, the run stops with one line
-that names it and says where to put it. The file is checked to be a plain tensor state dict (loaded with
-``weights_only=True``) before torch-fidelity reads it.
+The weights come from ``--set inception_weights=PATH``, from torch-fidelity's own download location
+(``$TORCH_HOME/hub/checkpoints``) or from ebmbench's cache (``<cache>/weights``). Only with ``--download`` does
+ebmbench fetch them, once, from torch-fidelity's release, checked against their SHA-256 before they are cached;
+without it a missing file is one line that says to add ``--download`` or give the path. The file is checked to
+be a plain tensor state dict (loaded with ``weights_only=True``) before torch-fidelity reads it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ import torch
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import Extractor
+from ebmbench.fetch import Remote, cached, fetch
 
 NAME = "inception-v3-compat"
 FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{FILENAME}"
+# torch-fidelity 0.4's URL_INCEPTION_V3; the file's SHA-256 begins with the 6726825d that torch.hub's naming
+# convention puts in the file name (95,628,359 bytes)
+REMOTE = Remote(URL, "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2", FILENAME,
+                "torch-fidelity's Inception weights", 95_628_359)
 LAYERS = {"isc": "logits_unbiased", "fid": "2048", "kid": "2048", "prc": "2048"}
 
 
@@ -34,15 +40,35 @@ class InceptionExtractor(Extractor):
     layers: ClassVar[dict[str, str]] = LAYERS
     _validated: ClassVar[set[str]] = set()
 
+    remote: ClassVar[Remote] = REMOTE
+
     def weights_path(self) -> Path:
-        path = self.weights or default_location()
-        if not path.is_file():
-            given = "the file given by inception_weights" if self.weights else "torch-fidelity's cache"
-            raise EbmbenchError(f"Inception weights {FILENAME} not found at {path} ({given}); ebmbench does not "
-                                f"download them: fetch {URL} and put it at {default_location()} or pass "
-                                "--set inception_weights=PATH")
+        if self.weights is not None:
+            if not self.weights.is_file():
+                raise EbmbenchError(f"Inception weights {FILENAME} not found at {self.weights} (the file given by "
+                                    "inception_weights)")
+            path = self.weights
+        elif default_location().is_file():
+            path = default_location()
+        elif self.cache_dir is None:
+            raise EbmbenchError(f"Inception weights {FILENAME} not found at {default_location()}; add --download "
+                                f"to fetch them once from {URL} (SHA-256 checked) or pass --set "
+                                "inception_weights=PATH")
+        else:
+            path = self._fetched()
         self._validate(path)
         return path
+
+    def _fetched(self) -> Path:
+        """The cached copy, downloaded first with --download; the error without it says to add it."""
+        try:
+            return fetch(self.remote, self.cache_dir, self.download)
+        except EbmbenchError as exc:
+            if self.download or cached(self.remote, self.cache_dir).is_file():
+                raise
+            raise EbmbenchError(f"Inception weights {FILENAME} not found (looked in {default_location()} and "
+                                f"{cached(self.remote, self.cache_dir).parent}); add --download to fetch them once "
+                                f"from {URL} (SHA-256 checked) or pass --set inception_weights=PATH") from exc
 
     def _validate(self, path: Path) -> None:
         key = str(path.resolve())

@@ -15,12 +15,13 @@ import click
 @click.option("--extractor", default=None,
               help="digits-cnn or inception-v3-compat [default: digits-cnn for 1x8x8 data, else Inception].")
 @click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
-              help="torch-fidelity's Inception weights file (never downloaded).")
+              help="torch-fidelity's Inception weights file [default: its cache, or fetched with --download].")
 @click.option("--no-features", is_flag=True, help="Store FID statistics only (no KID or precision/recall then).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None,
               help="Where real datasets live [default: $EBMBENCH_DATA or ~/.cache/ebmbench/data].")
-@click.option("--download", is_flag=True, help="Allow downloading a missing dataset (off by default).")
+@click.option("--download", is_flag=True,
+              help="Allow downloading a missing dataset or the Inception weights (off by default).")
 def stats(dataset: str, split: str, out: Path, extractor: str | None, inception_weights: Path | None,
           no_features: bool, device: str, data_root: Path | None, download: bool) -> None:
     """Write reference feature statistics (for `run quality --set reference_stats=PATH`)."""

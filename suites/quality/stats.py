@@ -21,7 +21,10 @@ def write_reference_stats(dataset: str, split: str, out: Path, extractor_name: s
     shape = tuple(imageset.shape)
     if extractor_name is None:
         extractor_name = "digits-cnn" if shape == (1, 8, 8) and inception_weights is None else "inception-v3-compat"
-    extractor = make_extractor(extractor_name, inception_weights)
+    from ebmbench.runner import default_cache_dir
+
+    context = data or DataContext()
+    extractor = make_extractor(extractor_name, inception_weights, context.download, default_cache_dir())
     extractor.weights_path()
     extractor.check_input(shape)
     images = torch.cat([to_uint8(x, imageset.value_range) for x, _ in imageset.loader(1024)])

@@ -73,8 +73,9 @@ class QualityOptions:
     batch_size: int = option(128, help="chains per batch")
     extractor: str | None = option(None, help="digits-cnn or inception-v3-compat (none: digits-cnn on 1x8x8 "
                                               "data, else Inception)")
-    inception_weights: str | None = option(None, help="path of torch-fidelity's Inception weights (never "
-                                                      "downloaded)")
+    inception_weights: str | None = option(None, help="path of torch-fidelity's Inception weights (none: "
+                                                      "torch-fidelity's or ebmbench's cache; fetched once, "
+                                                      "SHA-256 checked, only with --download)")
     metrics: tuple[str, ...] = option(METRICS, help="any of isc, fid, kid, prc")
     isc_splits: int = option(10, help="Inception Score splits")
     kid_subsets: int = option(100, help="KID subsets")
@@ -137,7 +138,8 @@ class QualitySuite(Suite):
                                 "trained EBMs and JEMs, or `ebmbench import jem`); this model has none")
         heldout = _raw(ctx, opts.heldout_split)
         _check_shape(ctx, heldout)
-        extractor = make_extractor(self._extractor_name(info.input_shape), opts.inception_weights)
+        extractor = make_extractor(self._extractor_name(info.input_shape), opts.inception_weights,
+                                   ctx.data.download, ctx.cache_dir)
         extractor.weights_path()
         extractor.check_input(tuple(info.input_shape))
         sizes = {"heldout": len(heldout), "reference": self._reference_size(ctx, extractor)}

@@ -70,11 +70,13 @@ def test_spec_refuses_other_shapes_and_hashes_its_weights() -> None:
     assert spec.describe()["extractor_sha256"] == hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
 
 
-def test_inception_weights_are_found_checked_and_never_downloaded(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inception_weights_are_found_checked_and_not_downloaded_unasked(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(EbmbenchError, match=re.escape(f"{FILENAME} not found at {tmp_path / 'torch'}/hub/checkpoints")):
         InceptionExtractor().weights_path()
+    with pytest.raises(EbmbenchError, match=r"not found \(looked in .*\); add --download to fetch them once"):
+        InceptionExtractor(cache_dir=tmp_path / "cache").weights_path()
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a state dict")
     with pytest.raises(EbmbenchError, match="not a usable Inception state dict"):
