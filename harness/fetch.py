@@ -76,7 +76,7 @@ def _download(remote: Remote, out, progress: bool, timeout: float) -> str:
 
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(remote.url, timeout=timeout) as response:  # noqa: S310 (https or a test's http)
+        with urllib.request.urlopen(remote.url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or remote.size or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress,
                       leave=False) as bar:

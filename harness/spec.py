@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ebmbench.layout import Layout
+
 AGGREGATIONS: tuple[str, ...] = ("mean", "median")
 
 
@@ -96,6 +98,7 @@ class SuiteSpec:
     qualifiers: tuple[Qualifier, ...] = ()
     tolerance: Tolerance = DEFAULT_TOLERANCE
     implementation: str = ""
+    layouts: tuple[Layout, ...] = ()  # paper tables of the reports (ebmbench.layout); none: one generic table
     _by_name: dict[str, Metric] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -69,13 +69,32 @@ def report() -> None:
               show_default=True, help="Output format; html is one self-contained file with the plots embedded.")
 @OUT
 @AGGREGATE
+@click.option("--layout", type=click.Choice(["paper", "generic"]), default="paper", show_default=True,
+              help="paper: each suite's paper tables (OOD sets, ε, steps as columns); generic: one table per suite "
+                   "with models as columns (csv and json are always generic).")
+@click.option("--leaderboard", is_flag=True,
+              help="One table per suite ranking the models of every run on its headline metric, with intervals.")
+@click.option("--to", "to", type=click.Choice(["mlflow"]), default=None,
+              help="Log every run (records as metrics, options as parameters, files as artifacts) to a tracker.")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: ./mlruns].")
 @one_line_errors
-def tables(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, aggregate_seeds: bool) -> None:
-    """Comparison tables: headline metric first, ± confidence intervals, best per row in bold."""
+def tables(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, aggregate_seeds: bool, layout: str,
+           leaderboard: bool, to: str | None, tracking_uri: str | None) -> None:
+    """Tables from run directories: each suite's paper layout, ± confidence intervals, best in bold."""
     from ebmbench.reports.load import load_runs
-    from ebmbench.reports.report import render_report
+    from ebmbench.reports.report import render_leaderboard, render_report
 
-    _emit(render_report(load_runs(list(run_dirs)), fmt, aggregate_seeds), out)
+    runs = load_runs(list(run_dirs))
+    if to == "mlflow":
+        from ebmbench.reports.tracking import log_to_mlflow
+
+        for line in log_to_mlflow(runs, tracking_uri):
+            click.echo(line, err=True)
+        return
+    if leaderboard:
+        _emit(render_leaderboard(runs, fmt, aggregate_seeds), out)
+        return
+    _emit(render_report(runs, fmt, aggregate_seeds, layout), out)
 
 
 @report.command("paper")
@@ -110,8 +129,11 @@ def paper(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, figure: Path |
               help="Write a JUnit XML file here for CI test reports.")
 @click.option("--allow-missing", is_flag=True,
               help="A baseline metric absent from the candidate is a note, not unusable input.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="Significance level of the paired tests (Holm-corrected across the tested metrics).")
+@click.option("--no-tests", is_flag=True, help="Judge by tolerance and interval overlap only (no paired tests).")
 def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdown_out: Path | None,
-            junit_out: Path | None, allow_missing: bool) -> None:
+            junit_out: Path | None, allow_missing: bool, alpha: float, no_tests: bool) -> None:
     """Regression verdict of CANDIDATE against BASELINE (each a run directory or a folder of them).
 
     Exit code 0: no regression; 1: regression; 2: unusable input (unreadable, nothing comparable, rows not
@@ -124,7 +146,8 @@ def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdo
 
     try:
         verdict = unusable_as_error(lambda: compare_runs(load_runs([baseline]), load_runs([candidate]),
-                                                         load_tolerances(tolerance_file), allow_missing))
+                                                         load_tolerances(tolerance_file), allow_missing, alpha,
+                                                         tests=not no_tests))
         summary = unusable_as_error(lambda: markdown_summary(verdict))
         xml = unusable_as_error(lambda: junit_xml(verdict))
     except EbmbenchError as exc:

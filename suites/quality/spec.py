@@ -1,5 +1,6 @@
 """The quality suite's spec (torch-free; see ebmbench.spec)."""
 
+from ebmbench.layout import Layout, Lead
 from ebmbench.spec import Metric, Qualifier, SuiteSpec, Tolerance
 
 SPEC = SuiteSpec(
@@ -22,4 +23,12 @@ SPEC = SuiteSpec(
     ),
     tolerance=Tolerance(rel=0.05),  # FID, IS and KID scale with the data: a relative allowance
     implementation="ebmbench.suites.quality.suite:QualitySuite",
+    layouts=(
+        Layout("Sample quality against Langevin steps", ("fid", "inception_score", "kid", "precision", "recall"),
+               ("model", "extractor"), "steps", figure="FID", column_format="{} steps",
+               leads=(Lead("real data", ("model", "metric", "extractor"), eval_set="real:*"),
+                      Lead("uniform noise", ("model", "metric", "extractor"), eval_set="uniform")),
+               note="Columns: Langevin steps per sample; real held-out data and uniform noise are the floor and "
+                    "ceiling of each metric."),
+    ),
 )

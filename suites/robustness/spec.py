@@ -1,9 +1,32 @@
 """The robustness suite's spec (torch-free; see ebmbench.spec)."""
 
+from ebmbench.layout import Layout, Lead, Name
 from ebmbench.spec import Metric, Qualifier, SuiteSpec, Tolerance
 
 # The sanity checks (see sanity.py); each is recorded as ``sanity_CHECK``: how many numbers failed it.
 CHECKS: tuple[str, ...] = ("eps0_clean", "monotone", "adaptive_vs_transfer", "masked_gradients")
+
+# Short names of threat models and defenses (one legend in the reports); rows are ordered by group: the paper's
+# protocol and plain white-box attacks, then the adaptive attacks, then the controls.
+THREATS: tuple[Name, ...] = (
+    Name("white-box", "white-box", "PGD with the gradients of the view it evaluates", "1 protocol"),
+    Name("transfer-from-classifier", "paper", "the paper's protocol: PGD examples of the plain classifier view, "
+         "evaluated after purification", "1 protocol"),
+    Name("bpda+eot", "BPDA+EOT", "adaptive: gradients through the purification by straight-through "
+         "approximation, averaged over draws of its noise", "2 adaptive"),
+    Name("full", "unrolled", "adaptive: gradients through the unrolled Langevin steps, with EOT", "2 adaptive"),
+    Name("autoattack", "AutoAttack", "adaptive: torchattacks' AutoAttack (BPDA on the purified view)",
+         "2 adaptive"),
+    Name("square", "Square", "gradient-free: the Square attack (no gradients to mask)", "2 adaptive"),
+    Name("transfer-from:*", "from {}", "control: PGD examples of baseline {} evaluated on the model",
+         "3 control"),
+    Name("*noise*", "{}", "control: {}", "3 control"),
+)
+DEFENSES: tuple[Name, ...] = (
+    Name("none", "plain", "no defense: the classifier's logits"),
+    Name("langevin", "Langevin", "purified by a few Langevin steps of the EBM before classifying"),
+    Name("*noise*", "{}", "control: {}"),
+)
 
 SPEC = SuiteSpec(
     name="robustness",
@@ -22,4 +45,12 @@ SPEC = SuiteSpec(
     ),
     tolerance=Tolerance(abs=0.02),  # accuracies live in [0, 1]: an absolute allowance
     implementation="ebmbench.suites.robustness.suite:RobustnessSuite",
+    layouts=(
+        Layout("Robust accuracy ↑ against ε", ("robust_accuracy",), ("model", "defense", "threat_model"),
+               "epsilon", split=("norm",), column_label="epsilon_label",
+               leads=(Lead("clean", ("model", "defense"), metric="clean_accuracy"),),
+               names=(("threat_model", THREATS), ("defense", DEFENSES)), figure="accuracy", best="",
+               column_format="ε={}", reduce=(("threat_model", "worst"), ("defense", "best")),
+               note="Stochastic defenses: mean over draws of their noise."),
+    ),
 )

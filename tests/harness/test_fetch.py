@@ -28,7 +28,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=str(root), **kwargs)
 
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             requests.append(self.path)
             super().do_GET()
 
@@ -69,13 +69,13 @@ def test_a_wrong_hash_is_refused_and_nothing_is_cached(server, tmp_path: Path) -
 
 def test_without_download_the_error_says_to_add_it(tmp_path: Path) -> None:
     remote = Remote("http://127.0.0.1:9/never", "0" * 64, "w.bin", "test weights")
-    with pytest.raises(EbmbenchError, match="not found; add --download to fetch it once from http://127.0.0.1:9"):
+    with pytest.raises(EbmbenchError, match=r"not found; add --download to fetch it once from http://127\.0\.0\.1:9"):
         fetch(remote, tmp_path, download=False)
 
 
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     remote = Remote("http://127.0.0.1:9/never", "0" * 64, "w.bin", "test weights")
-    with pytest.raises(EbmbenchError, match="cannot download test weights from http://127.0.0.1:9/never"):
+    with pytest.raises(EbmbenchError, match=r"cannot download test weights from http://127\.0\.0\.1:9/never"):
         fetch(remote, tmp_path, download=True, progress=False, timeout=5)
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 

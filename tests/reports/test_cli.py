@@ -15,7 +15,7 @@ from ebmbench.reports.cli import report
 @pytest.mark.parametrize(("fmt", "check"), [("md", lambda t: t.startswith("# ebmbench report")),
                                             ("latex", lambda t: r"\begin{tabular}" in t),
                                             ("csv", lambda t: t.startswith("table,metric,eval set")),
-                                            ("html", lambda t: "<table>" in t),
+                                            ("html", lambda t: "<table" in t and "<script>" in t),
                                             ("json", lambda t: json.loads(t)["tables"][0]["columns"] == ["ebm"])])
 def test_report_writes_each_format(make_run, record, tmp_path: Path, fmt: str, check) -> None:
     run = make_run("r", [record()])
@@ -29,8 +29,8 @@ def test_report_defaults_to_tables_and_keeps_subcommands(make_run, record) -> No
     run = str(make_run("r", [record(seed=0), record(seed=1)]))
     runner = CliRunner()
     plain, explicit = runner.invoke(report, [run]), runner.invoke(report, ["tables", run])
-    assert plain.exit_code == 0 and plain.output == explicit.output and "| auroc ↑ |" in plain.output
-    merged = runner.invoke(report, ["--aggregate-seeds", run])
+    assert plain.exit_code == 0 and plain.output == explicit.output and "OOD detection: AUROC" in plain.output
+    merged = runner.invoke(report, ["--aggregate-seeds", "--layout", "generic", run])
     assert merged.exit_code == 0 and "ebm (2 seeds)" in merged.output
     assert "paper" in runner.invoke(report, ["--help"]).output
 

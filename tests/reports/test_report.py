@@ -39,7 +39,7 @@ def runs(make_run, record) -> list[Path]:
 
 def test_markdown_parses_back_to_the_same_numbers(runs: list[Path], md_tables) -> None:
     frame = load_runs(runs).frame
-    tables = md_tables(render_report(load_runs(runs), "md"))
+    tables = md_tables(render_report(load_runs(runs), "md", layout="generic"))
     header, rows = tables["ood (v1) on digits"]
     assert header == ["metric", "eval set", "ebm [-E(x)]", "glow [log p(x)]"]
     seen = 0
@@ -62,7 +62,7 @@ def test_markdown_parses_back_to_the_same_numbers(runs: list[Path], md_tables) -
 
 
 def test_headline_first_arrows_best_marks_and_metadata_columns(runs: list[Path], md_tables) -> None:
-    md = render_report(load_runs(runs), "md")
+    md = render_report(load_runs(runs), "md", layout="generic")
     tables = md_tables(md)
     ood_rows = tables["ood (v1) on digits"][1]
     assert [r[:2] for r in ood_rows] == [["auroc ↑", "uniform"], ["auroc ↑", "average"], ["fpr95 ↓", "uniform"]]
@@ -87,7 +87,7 @@ def test_best_needs_a_direction_and_two_numbers() -> None:
 
 
 def test_latex_is_booktabs_and_balanced(runs: list[Path], balanced_latex) -> None:
-    tex = render_report(load_runs(runs), "latex")
+    tex = render_report(load_runs(runs), "latex", layout="generic")
     balanced_latex(tex)
     assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == tex.count(r"\begin{tabular}") == 2
     assert r"$\mathbf{0.9100 \pm 0.0200}$" in tex and r"auroc $\uparrow$" in tex and r"fpr95 $\downarrow$" in tex
@@ -111,7 +111,7 @@ def test_csv_and_json_carry_full_precision(make_run, record) -> None:
 
 
 def test_html_is_self_contained_with_tables_and_plots(runs: list[Path]) -> None:
-    page = render_report(load_runs(runs), "html")
+    page = render_report(load_runs(runs), "html", layout="generic")
     assert page.startswith("<!DOCTYPE html>") and page.count("<table>") == 2
     assert "data:image/png;base64," + base64.b64encode(PNG).decode() in page
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing fetched from outside
@@ -150,4 +150,4 @@ def test_different_configurations_are_never_merged(make_run, record) -> None:
 def test_write_reports_writes_markdown_and_html(runs: list[Path], tmp_path: Path) -> None:
     written = write_reports(runs, tmp_path / "out")
     assert written["md"].read_text().startswith("# ebmbench report")
-    assert "<table>" in written["html"].read_text()
+    assert '<section id="summary">' in written["html"].read_text()

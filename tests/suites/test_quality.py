@@ -192,7 +192,7 @@ def _bad_shape(tmp_path: Path) -> Path:
     (("extractor=inception-v3-compat", "inception_weights=/nowhere/w.pth"),
      r"weights-inception-2015-12-05-6726825d\.pth not found at /nowhere/w\.pth"),
     (("extractor=inception-v3-compat",),
-     r"weights-inception-2015-12-05-6726825d\.pth not found \(looked in .*hub/checkpoints and .*\); add --download"),
+     r"weights-inception-2015-12-05-6726825d\.pth not found \(looked in .*hub/checkpoints/.* and .*\); add --download"),
     (("kid_subset_size=100",), r"kid_subset_size=100 is larger than the samples \(n\) with 60 images"),
     (("isc_splits=90",), r"isc_splits=90"),
     (("metrics=fid,ssim",), r"metrics must be some of"),
