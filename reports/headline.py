@@ -49,10 +49,11 @@ def headlines(frame: pd.DataFrame) -> list[Headline]:
         if not records:
             continue
         layout = next((lay for lay in spec.layouts if metric in lay.metrics), None)
+        records, setting = _reference(layout, records)
         for model in dict.fromkeys(r["model"] for r in records):
             mine = [r for r in records if r["model"] == model]
             for key_run in dict.fromkeys(_seed_run(r) for r in mine):
-                found = _headline(str(suite), str(dataset), metric, layout,
+                found = _headline(str(suite), str(dataset), metric, layout, setting,
                                   [r for r in mine if _seed_run(r) == key_run])
                 if found is not None:
                     out.append(found)
@@ -81,22 +82,29 @@ def leaderboard_tables(frame: pd.DataFrame) -> list[Table]:
     return list(tables.values())
 
 
-def _headline(suite: str, dataset: str, metric: str, layout: Layout | None, records: list[dict[str, Any]]
-              ) -> Headline | None:
+def _reference(layout: Layout | None, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The records at the suite's reference setting, the same for every model (the first split value, the last
+    column), and that setting as text."""
     setting = ""
-    if layout is not None:
-        if layout.split:
-            first = records[0].get(layout.split[0])
-            records = [r for r in records if r.get(layout.split[0]) == first]
-            setting = meta_text(first)
-        with_column = [r for r in records if _present(r.get(layout.columns))]
-        if with_column:
-            last = _last_column(layout, with_column)
-            records = [r for r in with_column if r.get(layout.columns) == last]
-            text = records[0].get(layout.column_label) if layout.column_label else None
-            shown = str(text) if _present(text) else meta_text(last)
-            place = "average over sets" if str(last) == "average" else layout.column_format.format(shown)
-            setting = f"{setting} {place}".strip()
+    if layout is None:
+        return records, setting
+    if layout.split:
+        first = records[0].get(layout.split[0])
+        records = [r for r in records if r.get(layout.split[0]) == first]
+        setting = meta_text(first)
+    with_column = [r for r in records if _present(r.get(layout.columns))]
+    if with_column:
+        last = _last_column(layout, with_column)
+        records = [r for r in with_column if r.get(layout.columns) == last]
+        text = records[0].get(layout.column_label) if layout.column_label else None
+        shown = str(text) if _present(text) else meta_text(last)
+        place = "average over sets" if str(last) == "average" else layout.column_format.format(shown)
+        setting = f"{setting} {place}".strip()
+    return records, setting
+
+
+def _headline(suite: str, dataset: str, metric: str, layout: Layout | None, setting: str,
+              records: list[dict[str, Any]]) -> Headline | None:
     hib = _direction(suite, records[0])
     chosen, variant = _reduce(records, layout, hib)
     if chosen is None:

@@ -175,8 +175,5 @@ def _markdown(runs: RunSet, tables: list[Table], legend: Legend | None = None) -
                 f"ebmbench {s['ebmbench_version']} (git {s['git_revision']})")
         lines.append(f"- {md_code(s['run'])}: {md_escape(text)}")
     lines += ["", *_markdown_summary(runs), *(f"> **Warning:** {md_escape(w)}" for w in warnings(runs))]
-    return ("
-".join(lines).rstrip() + "
-
-" + markdown_tables(tables, level=2)
+    return ("\n".join(lines).rstrip() + "\n\n" + markdown_tables(tables, level=2)
             + _markdown_legend(legend or Legend()))
