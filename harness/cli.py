@@ -319,17 +319,20 @@ def list_() -> None:
               help="Where trained models are cached [default: $EBMBENCH_CACHE or ~/.cache/ebmbench].")
 @click.option("--iterations", type=int, default=None, help="EBM training iterations [default: the trainer's].")
 @click.option("--suites", default=None, metavar="NAME,...", help="Only these suites [default: every registered one].")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the suites (the cached models are the same for every seed); e.g. a second run to "
+                   "`ebmbench compare` with the first.")
 @DEVICE
 @QUIET
-def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites: str | None, device: str,
-               quiet: bool) -> None:
+def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites: str | None, seed: int,
+               device: str, quiet: bool) -> None:
     """Train a small conditional EBM on the bundled digits (cached) and run every suite on it, then write
     Markdown and HTML reports."""
     from ebmbench.quickstart import run_quickstart
 
     names = [s.strip() for s in suites.split(",") if s.strip()] if suites is not None else None
     run_quickstart(out, cache_dir, device, progress=show_progress(quiet), iterations=iterations, suites=names,
-                   echo=click.echo)
+                   echo=click.echo, seed=seed)
 
 
 def _add_commands() -> None:

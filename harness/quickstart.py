@@ -23,7 +23,7 @@ JEM_NAME = "jem-digits"  # the second EBM family, beside the EBM wherever a suit
 
 def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto", progress: bool = True,
                    iterations: int | None = None, suites: list[str] | None = None,
-                   echo: Callable[[str], None] = print) -> list[Path]:
+                   echo: Callable[[str], None] = print, seed: int = 0) -> list[Path]:
     """Run the quickstart; returns the run directories written."""
     from ebmbench.checkpoint import load_checkpoint
 
@@ -52,7 +52,8 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
         echo(f"[{i}] suite {name}: {suite.description}")
         beside = {JEM_NAME: jem} if jem is not None and suite.uses_baselines else {}
         run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), beside, device=device,
-                        progress=progress, model_name=MODEL_NAME, cache_dir=cache, defaults_too=bool(beside))
+                        progress=progress, model_name=MODEL_NAME, cache_dir=cache, defaults_too=bool(beside),
+                        seed=seed)
         echo(summary_table([r for r in run.records() if r.metric == suite.headline] or run.records()))
         runs.append(run.path)
     from ebmbench.reports.report import write_reports

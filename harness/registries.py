@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 from ebmbench.registry import Registry
 from ebmbench.spec import SuiteSpec
@@ -92,6 +93,14 @@ def suite_spec(name: str) -> SuiteSpec | None:
         return getattr(SUITES.get(name), "spec", None)
     except Exception:  # an unknown or broken plugin: reports fall back to what the records say
         return None
+
+
+def spec_function(name: str, path: str) -> Any:
+    """A function a suite's spec names as ``"module:attr"`` (e.g. its per-sample resampler for compare),
+    imported only when asked for."""
+    from ebmbench.registry import _import_string
+
+    return _import_string(path, "suite", name)
 
 
 def suite_specs() -> list[SuiteSpec]:

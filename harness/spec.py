@@ -99,6 +99,10 @@ class SuiteSpec:
     tolerance: Tolerance = DEFAULT_TOLERANCE
     implementation: str = ""
     layouts: tuple[Layout, ...] = ()  # paper tables of the reports (ebmbench.layout); none: one generic table
+    # "module:function" that recomputes the metrics from per-sample scores under bootstrap weights,
+    # f(scores_in, scores_out, weights_in, weights_out) -> {metric: replicates}, for compare's paired tests on
+    # the files records name in extra.scores_file (imported only then)
+    resample: str = ""
     _by_name: dict[str, Metric] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -26,7 +26,6 @@ import numpy as np
 
 from ebmbench.reports.paired import TestResult, bootstrap_counts, bootstrap_test, mcnemar_exact, paired_t, welch
 
-OOD_METRICS: tuple[str, ...] = ("auroc", "aupr_in", "aupr_out", "fpr95")
 BOOTSTRAP = 1000
 
 
@@ -48,7 +47,7 @@ class Evidence:
     def from_frames(cls, *frames: Any, replicates: int = BOOTSTRAP) -> Evidence:
         index = {}
         for frame in frames:
-            for row in frame[frame["metric"].isin(OOD_METRICS)].to_dict("records"):
+            for row in frame.to_dict("records"):
                 extra = row["extra"] if isinstance(row["extra"], dict) else {}
                 if "scores_file" in extra:
                     index[(row["run"], row["model"], extra.get("score"), row["eval_set"])] = extra
@@ -66,21 +65,25 @@ class Evidence:
             raise NoEvidence(f"{len(base_rows)} vs {len(cand_rows)} seeds: a test over seeds needs two or more "
                              "on each side")
         base, cand = base_rows[0], cand_rows[0]
-        if base["metric"] in OOD_METRICS and _extra(base).get("score") is not None:
-            return self._ood(base, cand, higher_is_better)
+        resample = _resampler(str(base["suite"]))
+        if resample is not None and _extra(base).get("score") is not None and (
+                "scores_file" in _extra(base) or base["eval_set"] == "average"):
+            return self._ood(base, cand, higher_is_better, resample)
         if "per_example_file" in _extra(base) and "per_example_file" in _extra(cand):
             return self._correctness(base, cand, higher_is_better)
         raise NoEvidence("no per-sample file")
 
     # ---- OOD detection: joint bootstrap of the per-image scores ---------------------------------------------
-    def _ood(self, base: dict[str, Any], cand: dict[str, Any], hib: bool) -> TestResult:
+    def _ood(self, base: dict[str, Any], cand: dict[str, Any], hib: bool, resample: Any) -> TestResult:
         sets_b, sets_c = self._sets(base), self._sets(cand)
         if [s for s, _ in sets_b] != [s for s, _ in sets_c]:
             raise NoEvidence("the runs scored different OOD sets")
         metric = base["metric"]
         reps_b, reps_c, paired = [], [], False
         for (eval_set, extra_b), (_, extra_c) in zip(sets_b, sets_c, strict=True):
-            rb, rc, same = self._set_replicates(base, cand, eval_set, extra_b, extra_c)
+            rb, rc, same = self._set_replicates(base, cand, eval_set, extra_b, extra_c, resample)
+            if metric not in rb:
+                raise NoEvidence(f"the per-sample scores do not give {metric}")
             reps_b.append(rb[metric])
             reps_c.append(rc[metric])
             paired = paired or same
@@ -103,11 +106,10 @@ class Evidence:
         return out
 
     def _set_replicates(self, base: dict[str, Any], cand: dict[str, Any], eval_set: str, extra_b: dict[str, Any],
-                        extra_c: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bool]:
-        """Bootstrap replicates of the four metrics on both sides for one set (cached: the metrics of a row,
-        and the averages, reuse them)."""
-        from ebmbench.suites.ood.metrics import weighted_metrics
-
+                        extra_c: dict[str, Any], weighted_metrics: Any
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bool]:
+        """Bootstrap replicates of the suite's metrics on both sides for one set, by the suite's own resampler
+        (cached: the metrics of a row, and the averages, reuse them)."""
         key = (base["run"], cand["run"], base["model"], cand["model"], extra_b.get("score"), eval_set)
         if key in self._reps:
             return self._reps[key]
@@ -182,6 +184,15 @@ class Evidence:
         if isinstance(found, NoEvidence):
             raise found
         return found
+
+
+def _resampler(suite: str) -> Any:
+    """The suite's per-sample resampler its spec names (None when it names none)."""
+    from ebmbench.registries import spec_function, suite_spec
+
+    spec = suite_spec(suite)
+    path = getattr(spec, "resample", "") if spec is not None else ""
+    return spec_function(suite, path) if path else None
 
 
 def _read_csv(path: Path) -> Any:

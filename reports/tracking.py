@@ -2,8 +2,8 @@
 its manifest (options, seed, versions, checkpoint hash) as parameters and tags, and its files as artifacts.
 
 The default tracking URI is a local ``./mlruns`` file store (MLflow 3 keeps file stores in maintenance mode;
-``--tracking-uri sqlite:///mlflow.db`` or a server URL work as well). A run directory already logged to the same store (same
-path and start time) is skipped, so logging twice never duplicates. Needs the optional extra
+``--tracking-uri sqlite:///mlflow.db`` or a server URL work as well). A run directory already logged to the
+same store (same path and start time) is skipped, so logging twice never duplicates. Needs the optional extra
 ``ebmbench[mlflow]``.
 """
 

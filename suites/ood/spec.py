@@ -15,6 +15,7 @@ SPEC = SuiteSpec(
     qualifiers=(Qualifier("score", "score", place="column"),),
     tolerance=Tolerance(abs=0.02),  # the detection metrics live in [0, 1]: an absolute allowance
     implementation="ebmbench.suites.ood.suite:OODSuite",
+    resample="ebmbench.suites.ood.metrics:weighted_metrics",
     layouts=(
         Layout("OOD detection: AUROC ↑", ("auroc",), ("model", "score_label|score"), "eval_set", last=("average",),
                reduce=(("score_label|score", "best"),),
