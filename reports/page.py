@@ -52,7 +52,7 @@ p.note { font-size: 0.84em; color: #57606a; margin: 0.15em 0; }
 .warnings ul { margin: 0.3em 0; padding-left: 1.2em; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0.4em 0; flex: 1 1 420px; max-width: 560px; }
-figure img { width: 100%; height: auto; border: 1px solid #eaeef2; }
+figure img { width: 100%; height: auto; max-height: 460px; object-fit: contain; border: 1px solid #eaeef2; }
 figcaption { font-size: 0.84em; color: #57606a; }
 dl.legend { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; font-size: 0.9em; }
 dl.legend dt { font-weight: 600; }
@@ -178,17 +178,21 @@ def _warnings_file(run: Path) -> list[str]:
         if isinstance(item, dict) and item.get("message"):
             where = " ".join(str(item[k]) for k in ("model", "defense", "threat_model", "norm") if item.get(k))
             eps = f" ε={item['epsilon_label']}" if item.get("epsilon_label") is not None else ""
-            out.append(f"{item.get('check', 'check')}: {where}{eps}: {item['message']}")
+            place = f"{where}{eps}".strip()
+            out.append(f"{item.get('check', 'check')}: " + (f"{place}: " if place else "") + str(item["message"]))
     return out
 
 
-def _warnings(items: list[str], total: int) -> str:
+def _warnings(items: list[str], total: int, shown: int = 8) -> str:
+    """The warnings panel: the first few warnings in view, the rest folded away."""
     if not items:
         passed = f"all {total} sanity and model-health checks passed" if total else "no checks recorded"
         return f'<div class="warnings ok" id="warnings"><strong>No warnings</strong>: {passed}.</div>'
-    lis = "".join(f"<li>{_esc(w)}</li>" for w in items)
-    return (f'<div class="warnings" id="warnings"><strong>{len(items)} warning(s)</strong> (of {total} '
-            f"checks): read the numbers they concern with care.<ul>{lis}</ul></div>")
+    lis = "".join(f"<li>{_esc(w)}</li>" for w in items[:shown])
+    more = "".join(f"<li>{_esc(w)}</li>" for w in items[shown:])
+    folded = f"<details><summary>{len(items) - shown} more</summary><ul>{more}</ul></details>" if more else ""
+    return (f'<div class="warnings" id="warnings"><strong>{len(items)} warning(s)</strong> ({total} sanity and '
+            f"model-health check records): read the numbers they concern with care.<ul>{lis}</ul>{folded}</div>")
 
 
 # ---- suites ---------------------------------------------------------------------------------------------------
@@ -197,9 +201,10 @@ def _suite_section(suite: str, tables: list[Table], runs: RunSet, frame: pd.Data
     about = f'<p class="lede">{_esc(spec.description)}</p>' if spec is not None else ""
     parts = [f'<section id="suite-{_id(suite)}"><h2>{_esc(suite)}</h2>{about}']
     parts += [_layout_table(t) for t in tables]
-    figures = [(run, p) for run in _suite_runs(suite, frame) for p in figure_files(run)]
+    suite_runs = _suite_runs(suite, frame)
+    figures = [(run, p) for run in suite_runs for p in figure_files(run)]
     if figures:
-        parts.append('<div class="figures">' + "".join(_figure(run, p, len(runs.manifests) > 1)
+        parts.append('<div class="figures">' + "".join(_figure(run, p, len(suite_runs) > 1)
                                                        for run, p in figures) + "</div>")
     parts.append("</section>")
     return "".join(parts)
@@ -210,17 +215,11 @@ def _suite_runs(suite: str, frame: pd.DataFrame) -> list[Path]:
 
 
 def figure_files(run: Path) -> list[Path]:
-    """The run's PNG plots a report may embed: regular files inside the run directory, not links, not hidden."""
-    root = run.resolve()
-    found = []
-    for path in sorted(run.rglob("*.png")):
-        parts = path.relative_to(run).parts
-        if any(p.startswith(".") for p in parts) or any((run / Path(*parts[:i + 1])).is_symlink()
-                                                         for i in range(len(parts))):
-            continue
-        if path.is_file() and path.resolve().is_relative_to(root):
-            found.append(path)
-    return found
+    """The run's PNG plots a report may embed (``html.embeddable_pngs``: regular PNG files inside the run
+    directory, reached through no link, of a sane size)."""
+    from ebmbench.reports.html import embeddable_pngs
+
+    return embeddable_pngs(run)
 
 
 def _figure(run: Path, path: Path, name_run: bool) -> str:
