@@ -98,7 +98,7 @@ class CalibrationSuite(Suite):
 
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
         models = {ctx.model_name: ctx.model, **ctx.baselines}
-        defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name]) \
+        defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=list(models)) \
             if self.options.default_baselines else {}
         models.update({name: d.model for name, d in defaults.items()})
         provenance = {name: d.provenance() for name, d in defaults.items()}

@@ -138,12 +138,14 @@ class RestorationSuite(Suite):
         self._figures(ctx, plan)
 
     def _classifiers(self, ctx: SuiteContext) -> dict[str, Model]:
-        """``--baseline`` models (all have logits, see ``prepare``), else the default classifier."""
-        if ctx.baselines or not self.options.default_baselines:
-            return dict(ctx.baselines)
-        defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name])
-        self.provenance = {name: d.provenance() for name, d in defaults.items()}
-        return {name: d.model for name, d in defaults.items()}
+        """``--baseline`` models (all have logits, see ``prepare``) and, under the default-baseline rule, the
+        default classifier."""
+        found = dict(ctx.baselines)
+        if self.options.default_baselines:
+            defaults = default_baselines(ctx, DEFAULT_BASELINES, taken=[ctx.model_name, *found])
+            self.provenance = {name: d.provenance() for name, d in defaults.items()}
+            found.update({name: d.model for name, d in defaults.items()})
+        return found
 
     def _corruption(self, ctx: SuiteContext, plan: Plan, c: Corruption, index: int, clean: torch.Tensor,
                     labels: torch.Tensor, mean_image: torch.Tensor, classifiers: dict[str, Model]
