@@ -22,6 +22,7 @@ from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.sampler import LangevinOptions, make_generator
+from ebmbench.seeds import keyed
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.calibration.metrics import Calibration, calibration
 from ebmbench.suites.calibration.plots import reliability_diagrams
@@ -102,7 +103,8 @@ class CalibrationSuite(Suite):
             if self.options.default_baselines else {}
         models.update({name: d.model for name, d in defaults.items()})
         provenance = {name: d.provenance() for name, d in defaults.items()}
-        views, _ = classifier_views(models, plan.purification, make_generator(ctx.seed, ctx.device))
+        views, _ = classifier_views(models, plan.purification,
+                                    make_generator(keyed(ctx.seed, "calibration", "purify"), ctx.device))
         x, y = ctx.load("test").tensors(plan.n, seed=ctx.seed)
         tables = {}
         for view in views:

@@ -35,6 +35,7 @@ from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.scoring import free_energy
+from ebmbench.seeds import keyed
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.restoration.baselines import baseline_name, baseline_restore
 from ebmbench.suites.restoration.corruptions import DEFAULT_CORRUPTIONS, Corruption, corrupt, parse_corruption
@@ -150,9 +151,10 @@ class RestorationSuite(Suite):
     def _corruption(self, ctx: SuiteContext, plan: Plan, c: Corruption, index: int, clean: torch.Tensor,
                     labels: torch.Tensor, mean_image: torch.Tensor, classifiers: dict[str, Model]
                     ) -> tuple[list[Record], dict[str, np.ndarray]]:
-        corrupted, known = corrupt(c, clean, tuple(ctx.model.info.value_range), seed=ctx.seed * 1009 + index)
+        seed = keyed(ctx.seed, "restoration", c.name, "corrupt")  # a corruption's draws do not depend on the others
+        corrupted, known = corrupt(c, clean, tuple(ctx.model.info.value_range), seed=seed)
         simple = baseline_restore(c, corrupted, known, mean_image)
-        restored = self._restore(ctx, plan, corrupted, known if c.is_mask else None, labels, index)
+        restored = self._restore(ctx, plan, corrupted, known if c.is_mask else None, labels, c.name)
         records = self._scores(ctx, c, CORRUPTED, corrupted, clean, labels, classifiers)
         records += self._scores(ctx, c, baseline_name(c), simple, clean, labels, classifiers)
         for steps, images in restored.items():
@@ -163,9 +165,9 @@ class RestorationSuite(Suite):
         return records, shown
 
     def _restore(self, ctx: SuiteContext, plan: Plan, corrupted: torch.Tensor, known: torch.Tensor | None,
-                 labels: torch.Tensor, index: int) -> dict[int, torch.Tensor]:
+                 labels: torch.Tensor, name: str) -> dict[int, torch.Tensor]:
         """The restorations after each step count (one chain per image, scored at every count on its way)."""
-        gen = make_generator(ctx.seed * 1009 + index, ctx.device)
+        gen = make_generator(keyed(ctx.seed, "restoration", name, "langevin"), ctx.device)
         out: dict[int, list[torch.Tensor]] = {s: [] for s in plan.steps}
         value_range = tuple(ctx.model.info.value_range)
         for start in range(0, len(corrupted), self.options.batch_size):

@@ -90,11 +90,13 @@ def test_suite_measures_every_classifier_view(tiny_cond_ebm_path, tiny_classifie
     assert (run.path / "reliability.png").exists()
     # the purified view is the robustness suite's defense (same defaults, same seeded noise)
     from ebmbench.sampler import make_generator
+    from ebmbench.seeds import keyed
     from ebmbench.suites.robustness.views import Purification, PurifiedView
 
     saved = np.load(run.path / "logits" / "cebm__purified.npz")
     model = load_checkpoint(tiny_cond_ebm_path).model
-    view = PurifiedView(model, Purification(steps=2, radius=0.1, per_class=True), generator=make_generator(0, "cpu"))
+    gen = make_generator(keyed(0, "calibration", "purify"), "cpu")
+    view = PurifiedView(model, Purification(steps=2, radius=0.1, per_class=True), generator=gen)
     np.testing.assert_allclose(saved["logits"], view(x).detach().double().numpy(), rtol=1e-5, atol=1e-6)
     rows = {r.metric: r for r in records if r.model == "cebm" and r.extra["view"] == "purified"}
     assert "K=2" in rows["ece"].extra["defense"]

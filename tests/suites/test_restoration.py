@@ -104,6 +104,7 @@ def test_suite_rows_equal_direct_computations(dummy_path, tiny_classifier_path, 
     from ebmbench.checkpoint import load_checkpoint
     from ebmbench.data.base import load_dataset
     from ebmbench.runner import run_suite
+    from ebmbench.seeds import keyed
     from ebmbench.suites.restoration.corruptions import corrupt, parse_corruption
 
     run = run_suite("restoration", dummy_path, tmp_path / "run",
@@ -112,7 +113,8 @@ def test_suite_rows_equal_direct_computations(dummy_path, tiny_classifier_path, 
                     baselines={"clf": tiny_classifier_path}, progress=False)
     rows = {(r.model, r.eval_set, r.metric, r.extra.get("steps")): r for r in run.records()}
     clean, labels = load_dataset("digits", "test").tensors(30, seed=0)
-    noisy, _ = corrupt(parse_corruption("gaussian:0.3"), clean, (0.0, 1.0), seed=0)
+    noisy, _ = corrupt(parse_corruption("gaussian:0.3"), clean, (0.0, 1.0),
+                       seed=keyed(0, "restoration", "gaussian:0.3", "corrupt"))
     direct = psnr(noisy, clean).numpy()
     row = rows[("corrupted-input", "gaussian:0.3", "psnr", None)]
     assert row.value == pytest.approx(direct.mean(), rel=1e-6)
