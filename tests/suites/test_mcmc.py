@@ -235,3 +235,12 @@ def test_bad_options_are_one_line_errors(dummy_path, tmp_path) -> None:
         run_suite("mcmc", dummy_path, tmp_path / "run", ["chains=1"], progress=False)
     with pytest.raises(EbmbenchError, match="mala_temperature"):
         run_suite("mcmc", dummy_path, tmp_path / "run", ["mala_temperature=hot"], progress=False)
+
+
+def test_buffer_protocol_follows_one_chain_through_every_pass(dummy_path, tmp_path) -> None:
+    from ebmbench.runner import run_suite
+
+    run = run_suite("mcmc", dummy_path, tmp_path / "run", ["chains=2", "protocol=buffer", "steps=8", "rounds=2"],
+                    progress=False)
+    assert np.load(run.path / "traces.npz")["energy"].shape == (2, 8 * 3 + 1)
+    assert {r.extra["chain_steps"] for r in run.records() if "chain_steps" in r.extra} == {24}
