@@ -158,7 +158,7 @@ def apply_tests(comparisons: list[Comparison], evidence: Evidence, alpha: float 
         comp.status, comp.allowed, comp.reason = judge_tested(comp, adjusted, alpha)
     notes = []
     if tested:
-        methods = sorted({c.test.method.split(" (")[0] for c in tested})
+        methods = sorted({c.test.method.split(" (")[0].split(",")[0] for c in tested})
         notes.append(f"{len(tested)} metric(s) judged by one-sided tests ({', '.join(methods)}) with Holm's "
                      f"correction across them at alpha {alpha:g}: a regression is worse beyond tolerance and "
                      "significant")
