@@ -260,6 +260,7 @@ def run(suite: str, model_path: Path | None, model_factory: str | None, weights:
     """Run SUITE (energy, quality, ood, robustness or a plugin's; see `ebmbench list`) on a checkpoint (--model)
     or on your own code's model (--model-factory with --weights) and write a run directory (manifest.json,
     results.jsonl, plots)."""
+    from ebmbench import distributed
     from ebmbench.runner import run_model, run_suite
 
     if (model_path is None) == (model_factory is None):
@@ -269,16 +270,22 @@ def run(suite: str, model_path: Path | None, model_factory: str | None, weights:
     named = parse_named_paths(baselines, "--baseline")
     common = (settings, named, device, seed, data_context(data_root, download), overwrite, show_progress(quiet),
               name)
-    if model_path is not None:
-        out = out or Path("runs") / f"{suite}-{model_path.stem}"
-        rundir = run_suite(suite, model_path, out, *common, defaults_too=defaults_too)
-    else:
-        from ebmbench.factory import build_from_factory
+    try:
+        if model_path is not None:
+            out = out or Path("runs") / f"{suite}-{model_path.stem}"
+            rundir = run_suite(suite, model_path, out, *common, defaults_too=defaults_too)
+        else:
+            from ebmbench.factory import build_from_factory
 
-        model, source = build_from_factory(model_factory, weights)
-        out = out or Path("runs") / f"{suite}-{source.name}"
-        rundir = run_model(suite, model, source, out, *common, defaults_too=defaults_too)
-    click.echo(_summary(rundir))
+            model, source = build_from_factory(model_factory, weights)
+            out = out or Path("runs") / f"{suite}-{source.name}"
+            rundir = run_model(suite, model, source, out, *common, defaults_too=defaults_too)
+    except BaseException:
+        distributed.shutdown(ok=False)  # under torchrun: leave the group at once, the others may be waiting
+        raise
+    if distributed.is_main():
+        click.echo(_summary(rundir))
+    distributed.shutdown()
 
 
 def _summary(rundir: Any) -> str:

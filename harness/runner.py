@@ -4,11 +4,15 @@ where a previous run stopped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ebmbench import distributed
 from ebmbench.baselines import check_compatible
 from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import DataContext
@@ -88,7 +92,8 @@ def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Pat
     options = build_options(suite_cls.Options, settings)
     model_name = model_name or source.name
     _check_baseline_names(suite_cls, model_name, baselines or {})
-    dev = resolve_device(device)
+    dev = distributed.init(resolve_device(device))  # under torchrun: join the group, take this rank's GPU
+    progress = progress and distributed.is_main()
     require(model, *suite_cls.requires, who=f"suite {suite_name!r}")
     check_sizes(options, model.info.input_shape, f"suite {suite_name}")
     model = model.to(dev).eval()
@@ -111,16 +116,47 @@ def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Pat
     details = {**device_details(dev), **source.details, "model": ctx.model_name,
                "model_info": model.info.to_dict(), "model_config": model.config,
                "baseline_paths": {n: str(Path(p).resolve()) for n, p in (baselines or {}).items()}}
-    with run.locked():
-        resumed = run.start(identity, details, overwrite=overwrite)
-        ctx.done = run.done_units() if resumed else set()
+    if distributed.active():
+        details["world_size"] = distributed.world_size()
+    with shard_run_dir(run, identity, details, overwrite) as (ctx.run, resumed):
+        ctx.done = ctx.run.done_units() if resumed else set()
         try:
             suite.run(ctx, plan)
         except BaseException as exc:  # Ctrl-C and SIGTERM (errors.Terminated) alike leave a resumable run
-            run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
+            ctx.run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
             raise
-        run.finish()
+        ctx.run.finish()
     return run
+
+
+@contextmanager
+def shard_run_dir(run: RunDir, identity: dict[str, Any], details: dict[str, Any],
+                  overwrite: bool) -> Iterator[tuple[RunDir, bool]]:
+    """Lock and open ``run`` on rank 0; every other rank works in a private copy of it (a scratch directory
+    deleted at the end), so all ranks run the same suite code and read the same state while only rank 0
+    writes ``run``. Rank 0's refusal (a lock held elsewhere, a different run) reaches every rank."""
+    if not distributed.active():
+        with run.locked():
+            yield run, run.start(identity, details, overwrite=overwrite)
+        return
+    with ExitStack() as stack:
+        opened: tuple[bool, str | None] = (False, None)
+        if distributed.is_main():
+            try:
+                stack.enter_context(run.locked())
+                opened = (run.start(identity, details, overwrite=overwrite), None)
+            except EbmbenchError as exc:
+                opened = (False, str(exc))
+        resumed, error = distributed.broadcast(opened)
+        if error is not None:
+            raise EbmbenchError(error)
+        if distributed.is_main():
+            yield run, resumed
+            return
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"ebmbench-rank{distributed.rank()}-")))
+        shadow = RunDir(scratch / "run")
+        shutil.copytree(run.path, shadow.path)
+        yield shadow, shadow.start(identity, details)
 
 
 def _jsonable(options: Any) -> dict[str, Any]:

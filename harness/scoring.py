@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from ebmbench import distributed
 from ebmbench.data.base import ImageSet
 from ebmbench.models.base import Model
 
@@ -26,11 +27,32 @@ def marginal_energy(energies: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def score_set(fn: Callable[[torch.Tensor], torch.Tensor], data: ImageSet, device: torch.device | str,
               batch_size: int = 256, desc: str | None = None, progress: bool = False) -> torch.Tensor:
-    """``fn`` applied to every image of ``data`` in batches; results concatenated on the CPU."""
-    out = []
-    for x, _ in tqdm(data.loader(batch_size), desc=desc, disable=not progress, leave=False):
-        out.append(fn(x.to(device)).float().cpu())
+    """``fn`` applied to every image of ``data`` in batches; results concatenated on the CPU in the set's order.
+
+    Under torchrun the batches are shared out over the ranks and gathered (see ``ebmbench.distributed``).
+    """
+    n_batches = (len(data) + batch_size - 1) // batch_size
+    bar = tqdm(total=n_batches, desc=desc, disable=not progress, leave=False)
+
+    def compute(k: int) -> torch.Tensor:
+        return fn(batch_of(data, k, batch_size).to(device)).float().cpu()
+
+    def sink(_k: int, values: torch.Tensor) -> None:
+        out.append(values)
+        bar.update()
+
+    out: list[torch.Tensor] = []
+    try:
+        distributed.for_each_batch(n_batches, compute, sink)
+    finally:
+        bar.close()
     return torch.cat(out) if out else torch.empty(0)
+
+
+def batch_of(data: ImageSet, k: int, batch_size: int) -> torch.Tensor:
+    """The images of batch ``k`` of ``data`` (what its ``loader(batch_size)`` yields k-th), stacked."""
+    end = min((k + 1) * batch_size, len(data))
+    return torch.stack([data.dataset[i][0] for i in range(k * batch_size, end)])
 
 
 def check_finite(values: torch.Tensor, what: str) -> torch.Tensor:

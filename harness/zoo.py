@@ -26,7 +26,18 @@ def cache_key(family: str, config: Any) -> str:
 
 def cached_model(family: str, settings: dict[str, Any], cache_dir: Path, device: torch.device,
                  data: DataContext | None = None, progress: bool = True) -> Path:
-    """The checkpoint of ``family`` trained with ``settings``: from the cache, or trained now (resumably)."""
+    """The checkpoint of ``family`` trained with ``settings``: from the cache, or trained now (resumably).
+
+    Under torchrun, rank 0 trains while the other ranks wait, then they find it in the (shared) cache.
+    """
+    from ebmbench import distributed
+
+    with distributed.main_first():
+        return _cached_model(family, settings, cache_dir, device, data, progress and distributed.is_main())
+
+
+def _cached_model(family: str, settings: dict[str, Any], cache_dir: Path, device: torch.device,
+                  data: DataContext | None, progress: bool) -> Path:
     module = trainer(family)
     config = build_options(module.Config, settings)
     path = Path(cache_dir) / "models" / f"{family}-{config.dataset}-{cache_key(family, config)}.safetensors"

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ebmbench import distributed
 from ebmbench.atomic import atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
@@ -178,12 +179,23 @@ class OODSuite(Suite):
         from tqdm.auto import tqdm
 
         out = {}
+        size = self.options.batch_size
+        n_batches = (len(x) + size - 1) // size
         for model_name, names in plan.items():
             parts: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-            for batch in tqdm(x.split(self.options.batch_size), desc=f"{model_name} on {set_name}",
-                              disable=not ctx.progress, leave=False):
-                for name, values in ood_scores.score_batch(models[model_name], batch.to(ctx.device), names).items():
-                    parts[name].append(values.float().cpu())
+            bar = tqdm(total=n_batches, desc=f"{model_name} on {set_name}", disable=not ctx.progress, leave=False)
+
+            def compute(k: int, model: Model = models[model_name], names: list[str] = names) -> dict:
+                batch = x[k * size:(k + 1) * size].to(ctx.device)
+                return {n: v.float().cpu() for n, v in ood_scores.score_batch(model, batch, names).items()}
+
+            def sink(_k: int, scores: dict, parts: dict = parts, bar: Any = bar) -> None:
+                for name, values in scores.items():
+                    parts[name].append(values)
+                bar.update()
+
+            distributed.for_each_batch(n_batches, compute, sink)
+            bar.close()
             for name, values in parts.items():
                 what = f"{model_name} {name} scores on {set_name}"
                 out[f"{model_name}/{name}"] = check_finite(torch.cat(values), what).double().numpy()
@@ -201,8 +213,9 @@ class OODSuite(Suite):
             ood.images_out[set_name] = fingerprint(x_out)
             scores_out = self._score(ctx, models, plan, x_out, set_name)
             ood_report.write_scores(path, set_name, scores_in, scores_out)
-        estimates = {col: ood_metrics.evaluate(scores_in[col], scores_out[col], self.options.bootstrap,
-                                               _seed(ctx.seed, col, set_name)) for col in scores_in}
+        estimates = distributed.on_main(lambda: {
+            col: ood_metrics.evaluate(scores_in[col], scores_out[col], self.options.bootstrap,
+                                      _seed(ctx.seed, col, set_name)) for col in scores_in})
         if not ctx.is_done(unit):
             n_out = len(next(iter(scores_out.values())))
             ctx.commit(unit, self._set_records(ctx, ood, set_name, estimates, len(next(iter(scores_in.values()))),

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ebmbench import __version__
+from ebmbench import __version__, distributed
 from ebmbench.atomic import atomic_path
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import Extractor
@@ -50,16 +50,31 @@ class FeatureCollector:
         self.count = 0
 
     @torch.no_grad()
-    def add(self, images: torch.Tensor) -> None:
+    def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Features of one batch of uint8 images (CPU float tensors), timed."""
         tic = time.perf_counter()
+        parts: dict[str, list[torch.Tensor]] = {}
         for chunk in images.split(self.batch_size):
             out = self.module(self.extractor.adapt(chunk.to(self.device)))
             for name, value in self.module.convert_features_tuple_to_dict(out).items():
-                self.parts.setdefault(name, []).append(value.float().cpu())
-            self.count += len(chunk)
+                parts.setdefault(name, []).append(value.float().cpu())
         if self.device != "cpu" and torch.device(self.device).type == "cuda":
             torch.cuda.synchronize(self.device)
         self.seconds += time.perf_counter() - tic
+        return {name: torch.cat(values) for name, values in parts.items()}
+
+    def append(self, features: dict[str, torch.Tensor]) -> None:
+        """Keep features computed by ``extract`` (here or in another process)."""
+        for name, value in features.items():
+            self.parts.setdefault(name, []).append(value)
+        self.count += len(next(iter(features.values()), ()))
+
+    def add(self, images: torch.Tensor) -> None:
+        """Extract and keep the features of ``images``; chunks are shared out over torchrun's processes."""
+        n_chunks = (len(images) + self.batch_size - 1) // self.batch_size
+        distributed.for_each_batch(
+            n_chunks, lambda k: self.extract(images[k * self.batch_size:(k + 1) * self.batch_size]),
+            lambda _k, features: self.append(features))
 
     def features(self) -> dict[str, torch.Tensor]:
         if not self.parts:

@@ -10,6 +10,9 @@ Two protocols:
   conditional samples remain class-balanced.
 
 Conditional models get class-balanced labels (sample i has label i mod K) and are sampled from E(x, y).
+
+Samples come in units (batches of chains, or buffer blocks) seeded by their global index, so units can be
+drawn by different processes (``ebmbench.distributed``) and still give the same samples.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from typing import Literal
 
 import torch
 
+from ebmbench import seeds
 from ebmbench.models.base import Model
-from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator, uniform_noise
-from ebmbench.seeds import mix
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, uniform_noise
 
 Sink = Callable[[torch.Tensor, torch.Tensor | None], None]
 
@@ -70,6 +73,17 @@ class EnergyTrace:
             self.squares[k] += row.pow(2).sum().item()
             self.counts[k] += len(row)
 
+    def merge(self, other: EnergyTrace) -> None:
+        """Add another trace's sums (units are merged in their global order, so sums repeat exactly)."""
+        for k, (total, square, count) in enumerate(zip(other.sums, other.squares, other.counts, strict=True)):
+            while len(self.sums) <= k:
+                self.sums.append(0.0)
+                self.squares.append(0.0)
+                self.counts.append(0)
+            self.sums[k] += total
+            self.squares[k] += square
+            self.counts[k] += count
+
     def summary(self) -> dict[str, list[float]]:
         means = [s / c for s, c in zip(self.sums, self.counts, strict=True)]
         stds = [max(q / c - m * m, 0.0) ** 0.5 for q, c, m in zip(self.squares, self.counts, means, strict=True)]
@@ -97,52 +111,74 @@ def _run(model: Model, x0: torch.Tensor, y: torch.Tensor | None, plan: SamplingP
     return x
 
 
-def draw_samples(model: Model, plan: SamplingPlan, device: torch.device, seed: int, sink: Sink) -> EnergyTrace:
-    """Draw ``plan.n`` samples, handing each finished batch ``(x, y)`` to ``sink``; returns the energy trace.
+def units(plan: SamplingPlan) -> int:
+    """How many independently seeded units the plan's samples come in: batches of ``batch_size`` chains
+    (noise protocol) or blocks of ``buffer_size`` chains (buffer protocol)."""
+    size = plan.buffer_size if plan.protocol == "buffer" else plan.batch_size
+    return (plan.n + size - 1) // size
 
-    Random numbers come from generators seeded by ``seed`` and the step budget only, so a budget's samples do
-    not depend on which other budgets ran before it.
+
+def draw_unit(model: Model, plan: SamplingPlan, device: torch.device, seed: int, unit: int
+              ) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]], EnergyTrace]:
+    """The samples of one unit as ``(x, y)`` batches, and that unit's energy trace.
+
+    Random numbers come from generators seeded by the run seed, the step budget and the unit's global index
+    only, so a unit's samples do not depend on which other units or budgets ran before it, or in which
+    process: any number of processes draw the same samples.
     """
-    gen = make_generator(mix(seed, plan.steps), device)
-    cpu_gen = make_generator(mix(seed, plan.steps + 1), "cpu")
+    gen = seeds.generator(device, seed, "quality", plan.steps, unit)
+    cpu_gen = seeds.generator("cpu", seed, "quality-cpu", plan.steps, unit)
     trace = EnergyTrace()
-    labels = _labels(model, plan.n)
-    draw = _draw_buffer if plan.protocol == "buffer" else _draw_noise
     model.eval()
-    draw(model, plan, device, labels, gen, cpu_gen, trace, sink)
+    draw = _draw_buffer if plan.protocol == "buffer" else _draw_noise
+    return draw(model, plan, device, unit, gen, cpu_gen, trace), trace
+
+
+def draw_samples(model: Model, plan: SamplingPlan, device: torch.device, seed: int, sink: Sink) -> EnergyTrace:
+    """Draw ``plan.n`` samples unit by unit in one process, handing each batch ``(x, y)`` to ``sink``."""
+    trace = EnergyTrace()
+    for unit in range(units(plan)):
+        batches, part = draw_unit(model, plan, device, seed, unit)
+        for x, y in batches:
+            sink(x, y)
+        trace.merge(part)
     return trace
 
 
-def _draw_noise(model: Model, plan: SamplingPlan, device: torch.device, labels: torch.Tensor | None,
-                gen: torch.Generator, cpu_gen: torch.Generator, trace: EnergyTrace, sink: Sink) -> None:
-    shape, value_range = model.info.input_shape, model.info.value_range
-    for start in range(0, plan.n, plan.batch_size):
-        end = min(start + plan.batch_size, plan.n)
-        y = None if labels is None else labels[start:end].to(device)
-        x0 = uniform_noise(end - start, shape, value_range, device, gen)
-        sink(_run(model, x0, y, plan, gen, trace, 0), y)
+def _unit_labels(model: Model, start: int, end: int, device: torch.device) -> torch.Tensor | None:
+    labels = _labels(model, end)
+    return None if labels is None else labels[start:end].to(device)
 
 
-def _draw_buffer(model: Model, plan: SamplingPlan, device: torch.device, labels: torch.Tensor | None,
-                 gen: torch.Generator, cpu_gen: torch.Generator, trace: EnergyTrace, sink: Sink) -> None:
+def _draw_noise(model: Model, plan: SamplingPlan, device: torch.device, unit: int, gen: torch.Generator,
+                cpu_gen: torch.Generator, trace: EnergyTrace) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    start = unit * plan.batch_size
+    end = min(start + plan.batch_size, plan.n)
+    y = _unit_labels(model, start, end, device)
+    x0 = uniform_noise(end - start, model.info.input_shape, model.info.value_range, device, gen)
+    return [(_run(model, x0, y, plan, gen, trace, 0), y)]
+
+
+def _draw_buffer(model: Model, plan: SamplingPlan, device: torch.device, unit: int, gen: torch.Generator,
+                 cpu_gen: torch.Generator, trace: EnergyTrace) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     shape, value_range = model.info.input_shape, model.info.value_range
-    for start in range(0, plan.n, plan.buffer_size):
-        end = min(start + plan.buffer_size, plan.n)
-        y = None if labels is None else labels[start:end].to(device)
-        buffer = _initial(model, end - start, plan, device, gen, cpu_gen)
-        for rnd in range(plan.rounds + 1):
-            if 0 < rnd < plan.rounds:  # restarts happen between passes, never before the last one
-                restart = (torch.rand(len(buffer), generator=cpu_gen) < plan.reinit).to(device)
-                fresh = uniform_noise(len(buffer), shape, value_range, device, gen)
-                buffer = torch.where(restart.view(-1, 1, 1, 1), fresh, buffer)
-            order = torch.randperm(len(buffer), generator=cpu_gen).to(device) if rnd else torch.arange(
-                len(buffer), device=device)
-            for i in range(0, len(buffer), plan.batch_size):
-                idx = order[i:i + plan.batch_size]
-                yb = None if y is None else y[idx]
-                buffer[idx] = _run(model, buffer[idx], yb, plan, gen, trace, rnd * plan.steps)
+    start = unit * plan.buffer_size
+    end = min(start + plan.buffer_size, plan.n)
+    y = _unit_labels(model, start, end, device)
+    buffer = _initial(model, end - start, plan, device, gen, cpu_gen)
+    for rnd in range(plan.rounds + 1):
+        if 0 < rnd < plan.rounds:  # restarts happen between passes, never before the last one
+            restart = (torch.rand(len(buffer), generator=cpu_gen) < plan.reinit).to(device)
+            fresh = uniform_noise(len(buffer), shape, value_range, device, gen)
+            buffer = torch.where(restart.view(-1, 1, 1, 1), fresh, buffer)
+        order = torch.randperm(len(buffer), generator=cpu_gen).to(device) if rnd else torch.arange(
+            len(buffer), device=device)
         for i in range(0, len(buffer), plan.batch_size):
-            sink(buffer[i:i + plan.batch_size], None if y is None else y[i:i + plan.batch_size])
+            idx = order[i:i + plan.batch_size]
+            yb = None if y is None else y[idx]
+            buffer[idx] = _run(model, buffer[idx], yb, plan, gen, trace, rnd * plan.steps)
+    return [(buffer[i:i + plan.batch_size], None if y is None else y[i:i + plan.batch_size])
+            for i in range(0, len(buffer), plan.batch_size)]
 
 
 def _initial(model: Model, n: int, plan: SamplingPlan, device: torch.device, gen: torch.Generator,

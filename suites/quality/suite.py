@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ebmbench import distributed
 from ebmbench.data.base import DataContext, ImageSet, load_dataset
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import METRICS, Extractor, make_extractor, to_uint8
@@ -38,7 +39,7 @@ from ebmbench.suites.quality.metrics import (
     read_stats_header,
 )
 from ebmbench.suites.quality.plots import energy_trace, quality_vs_steps, sample_grid
-from ebmbench.suites.quality.sampling import SamplingPlan, draw_samples
+from ebmbench.suites.quality.sampling import EnergyTrace, SamplingPlan, draw_unit, units
 from ebmbench.suites.quality.spec import SPEC
 from ebmbench.suites.quality.store import (
     FeatureCache,
@@ -233,10 +234,10 @@ class QualitySuite(Suite):
                **_versions(), "device": ctx.device.type, "requested": layers}
         cache = FeatureCache(ctx.cache_dir / "quality")
         cached = cache.get(key) if self.options.cache else None
-        if cached is not None:
+        if distributed.all_true(cached is not None):  # every process found it, or all extract together
             return cached
         features = extract(setup.extractor, module, images, ctx.device)
-        if self.options.cache:
+        if self.options.cache and distributed.is_main():
             cache.put(key, features)
         return features
 
@@ -246,8 +247,9 @@ class QualitySuite(Suite):
         records = []
         for eval_set, data in sets.items():
             features = self._features(ctx, setup, module, _images_uint8(data))
-            values = compute_metrics(features, reference, self.options.metrics, setup.extractor.layers,
-                                     self._settings(ctx, setup.kid_rows))
+            values = distributed.on_main(lambda features=features: compute_metrics(
+                features, reference, self.options.metrics, setup.extractor.layers,
+                self._settings(ctx, setup.kid_rows)))
             records += self._records(ctx, setup, eval_set, values, len(data), {"kid_subset_size": setup.kid_rows})
         return records
 
@@ -268,9 +270,9 @@ class QualitySuite(Suite):
         cache = SampleCache(ctx.cache_dir / "quality")
         tic = time.perf_counter()
         trace = cache.get(key, path) if self.options.cache else None
-        if trace is None:
+        if not distributed.all_true(trace is not None):
             trace = self._draw(ctx, plan, collector, path)
-            if self.options.cache:
+            if self.options.cache and distributed.is_main():
                 cache.put(key, path, trace)
         else:
             images, _ = read_samples(path)
@@ -279,8 +281,9 @@ class QualitySuite(Suite):
         total = time.perf_counter() - tic
         _write_json(ctx.run.file(f"traces/steps-{steps}.json"), trace)
         tic = time.perf_counter()
-        values = compute_metrics(collector.features(), reference, self.options.metrics, setup.extractor.layers,
-                                 self._settings(ctx, setup.kid_samples))
+        values = distributed.on_main(lambda: compute_metrics(
+            collector.features(), reference, self.options.metrics, setup.extractor.layers,
+            self._settings(ctx, setup.kid_samples)))
         setup.timings[f"steps-{steps}"] = {"n": plan.n, "sampling_s": total - collector.seconds,
                                            "features_s": collector.seconds,
                                            "metrics_s": time.perf_counter() - tic}
@@ -295,20 +298,34 @@ class QualitySuite(Suite):
         return self._records(ctx, setup, "samples", values, plan.n, extra)
 
     def _draw(self, ctx: SuiteContext, plan: SamplingPlan, collector: FeatureCollector, path: Path) -> dict:
-        """Sample into ``path`` (uint8, batch by batch) while the collector extracts features."""
+        """Sample into ``path`` (uint8, unit by unit) while the collector extracts features.
+
+        Under torchrun every process draws and extracts its share of the units; each round's results are
+        gathered and written in global order, so only one round of samples is ever held in memory.
+        """
         info = ctx.model.info
         out = SampleFile(path, plan.n, tuple(info.input_shape), info.conditional)
         bar = tqdm(total=plan.n, desc=f"quality: sampling {plan.steps} steps", disable=not ctx.progress,
                    leave=False)
+        trace = EnergyTrace()
 
-        def sink(x: torch.Tensor, y: torch.Tensor | None) -> None:
-            images = to_uint8(x, info.value_range).cpu()
-            out.write(images, y)
-            collector.add(images)
-            bar.update(len(images))
+        def compute(unit: int) -> tuple[list, EnergyTrace]:
+            batches, part = draw_unit(ctx.model, plan, ctx.device, ctx.seed, unit)
+            done = []
+            for x, y in batches:
+                images = to_uint8(x, info.value_range).cpu()
+                done.append((images, None if y is None else y.cpu(), collector.extract(images)))
+            return done, part
+
+        def sink(_unit: int, result: tuple[list, EnergyTrace]) -> None:
+            for images, y, features in result[0]:
+                out.write(images, y)
+                collector.append(features)
+                bar.update(len(images))
+            trace.merge(result[1])
 
         try:
-            trace = draw_samples(ctx.model, plan, ctx.device, ctx.seed, sink)
+            distributed.for_each_batch(units(plan), compute, sink)
         finally:
             bar.close()
         out.close()

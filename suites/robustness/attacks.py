@@ -16,6 +16,7 @@ import torch
 import torchattacks
 from torch import nn
 
+from ebmbench import distributed, seeds
 from ebmbench.attacks import NORMS, Norm, make_pgd, step_size
 from ebmbench.errors import EbmbenchError
 
@@ -83,19 +84,28 @@ def attack_batches(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: At
                    seed: int, stochastic: bool, batch_size: int, device: torch.device) -> list[torch.Tensor]:
     """Adversarial examples for every restart (a list of tensors shaped like ``x``, on the CPU).
 
-    Restart r reseeds torch's global generator with ``seed + r`` before its first batch, so a direct torchattacks
-    call after ``torch.manual_seed(seed + r)`` on the same batches gives the same examples.
+    Batch k of restart r reseeds torch's global generator with ``attack_seed(seed, r, k)`` first, so a direct
+    torchattacks call after ``torch.manual_seed(attack_seed(seed, r, k))`` on the same batch gives the same
+    examples, and batches can be shared out over processes (``ebmbench.distributed``) without changing them.
     """
     if spec.eps == 0 and spec.kind == "autoattack":
         return [x.clone() for _ in range(spec.restarts)]
     attack = make_attack(module, spec, num_classes, seed, stochastic)
+    n_batches = (len(x) + batch_size - 1) // batch_size
     out = []
     for r in range(spec.restarts):
-        torch.manual_seed(seed + r)
-        chunks = [attack(xb.to(device), yb.to(device)).detach().cpu()
-                  for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)]
-        out.append(torch.cat(chunks))
+        def compute(k: int, r: int = r) -> torch.Tensor:
+            torch.manual_seed(attack_seed(seed, r, k))
+            part = slice(k * batch_size, (k + 1) * batch_size)
+            return attack(x[part].to(device), y[part].to(device)).detach().cpu()
+
+        out.append(torch.cat(distributed.map_batches(n_batches, compute)))
     return out
+
+
+def attack_seed(seed: int, restart: int, batch: int) -> int:
+    """The seed of restart ``restart`` on global batch ``batch`` (random starts, stochastic views' noise)."""
+    return seeds.derive(seed, "attack", restart, batch)
 
 
 def lp_distance(a: torch.Tensor, b: torch.Tensor, norm: Norm) -> torch.Tensor:

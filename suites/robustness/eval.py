@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ebmbench import distributed, seeds
 from ebmbench.sampler import make_generator
-from ebmbench.seeds import mix
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,18 @@ def paired_tolerance(a: Accuracy, b: Accuracy, z: float = 1.96) -> float:
 
 
 @torch.no_grad()
-def predict(view: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Predicted labels of ``view`` for ``x`` in batches (CPU tensor)."""
+def predict(view: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device,
+            seed: int | None = None) -> torch.Tensor:
+    """Predicted labels of ``view`` for ``x`` in batches (CPU tensor). A stochastic view draws the noise of
+    batch k from a generator seeded by ``batch_seed(seed, k)``, so batches can go to different processes."""
     view.eval()
-    return torch.cat([view(xb.to(device)).argmax(1).cpu() for xb in x.split(batch_size)])
+    n_batches = (len(x) + batch_size - 1) // batch_size
+
+    def compute(k: int) -> torch.Tensor:
+        drawn = view if seed is None else view.with_generator(make_generator(batch_seed(seed, k), device))
+        return drawn(x[k * batch_size:(k + 1) * batch_size].to(device)).argmax(1).cpu()
+
+    return torch.cat(distributed.map_batches(n_batches, compute))
 
 
 def evaluate(view: nn.Module, advs: list[torch.Tensor], y: torch.Tensor, draws: int, seed: int, batch_size: int,
@@ -75,12 +83,17 @@ def evaluate(view: nn.Module, advs: list[torch.Tensor], y: torch.Tensor, draws: 
     for d in range(draws if stochastic else 1):
         ok = torch.ones(len(y), dtype=torch.bool)
         for adv in advs:
-            drawn = view.with_generator(make_generator(draw_seed(seed, d), device)) if stochastic else view
-            ok &= predict(drawn, adv, batch_size, device) == y
+            ok &= predict(view, adv, batch_size, device, draw_seed(seed, d) if stochastic else None) == y
         rows.append(ok)
     return Accuracy(torch.stack(rows))
 
 
 def draw_seed(seed: int, draw: int) -> int:
     """The evaluation noise seed of draw ``draw`` (kept apart from the attack seeds)."""
-    return mix(seed + 1, draw)
+    return seeds.derive(seed, "draw", draw)
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The noise seed of global batch ``batch`` under a draw's seed: the same for every restart and threat
+    model, so all are compared on paired noise."""
+    return seeds.derive(seed, "batch", batch)

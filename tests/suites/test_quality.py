@@ -158,7 +158,7 @@ def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, c
     def no_sampling(*args: object, **kwargs: object) -> None:
         raise AssertionError("sampled although the cache holds these samples")
 
-    monkeypatch.setattr("ebmbench.suites.quality.suite.draw_samples", no_sampling)
+    monkeypatch.setattr("ebmbench.suites.quality.suite.draw_unit", no_sampling)
     hit = run(dummy_ckpt, tmp_path / "hit", *FAST, "steps=4", "reference_rows=false", cache=cache)
     assert rows(hit, "samples", 4)["fid"].value == rows(dummy_run, "samples", 4)["fid"].value
     with pytest.raises(AssertionError, match="sampled"):

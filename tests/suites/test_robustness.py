@@ -27,11 +27,12 @@ from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.suites.robustness.attacks import (
     AttackSpec,
     attack_batches,
+    attack_seed,
     lp_distance,
     make_attack,
     parse_eps,
 )
-from ebmbench.suites.robustness.eval import Accuracy, evaluate
+from ebmbench.suites.robustness.eval import Accuracy, batch_seed, draw_seed, evaluate
 from ebmbench.suites.robustness.sanity import Outcome, run_checks
 from ebmbench.suites.robustness.spec import CHECKS
 from ebmbench.suites.robustness.suite import RobustnessOptions, RobustnessSuite
@@ -80,7 +81,7 @@ def test_plain_classifier_robust_accuracy_equals_direct_torchattacks(tiny_classi
     for norm, eps, label, cls in (("linf", 0.1, "0.1", torchattacks.PGD), ("l2", 0.5, "0.5", torchattacks.PGDL2)):
         survived = torch.ones(len(y), dtype=torch.bool)
         for restart in range(2):
-            torch.manual_seed(SEED + restart)
+            torch.manual_seed(attack_seed(SEED, restart, 0))  # one batch: n=40 < batch_size
             adv = cls(model.logits_module(), eps=eps, alpha=2.5 * eps / 4, steps=4, random_start=True)(x, y)
             survived &= model.logits(adv).argmax(1) == y
         record = got[("clf", "none", "white-box", norm, label)]
@@ -124,12 +125,12 @@ def test_purified_bpda_eot_accuracy_equals_direct_torchattacks_eotpgd(digits_ebm
     # the documented defaults for a conditional digits model: radius 0.1, one chain per label
     view = PurifiedView(model, Purification(steps=2, sampler=LangevinOptions(10.0, 0.005, 0.01), radius=0.1,
                                             per_class=True), "bpda")
-    torch.manual_seed(SEED)
+    torch.manual_seed(attack_seed(SEED, 0, 0))
     adv = torchattacks.EOTPGD(view, eps=0.1, alpha=2.5 * 0.1 / 3, steps=3, eot_iter=2, random_start=True)(x, y)
 
     def accuracy(images: torch.Tensor) -> float:
         with torch.no_grad():
-            return float(np.mean([(view.with_generator(make_generator(1_000_003 * (SEED + 1) + d, "cpu"))(images)
+            return float(np.mean([(view.with_generator(make_generator(batch_seed(draw_seed(SEED, d), 0), "cpu"))(images)
                                    .argmax(1) == y).float().mean().item() for d in range(2)]))
 
     got = _records(run)[("cebm", "langevin", "bpda+eot", "linf", "0.1")]
@@ -368,7 +369,7 @@ def test_autoattack_equals_direct_torchattacks_call(tiny_classifier_path: Path, 
                     progress=False)
     model = load_checkpoint(tiny_classifier_path).model.eval()
     x, y = _test_subset(24)
-    torch.manual_seed(SEED)
+    torch.manual_seed(attack_seed(SEED, 0, 0))
     adv = torchattacks.AutoAttack(model.logits_module(), norm="Linf", eps=0.1, n_classes=10, seed=SEED)(x, y)
     expected = (model.logits(adv).argmax(1) == y).float().mean().item()
     assert _records(run)[("clf", "none", "autoattack", "linf", "0.1")].value == pytest.approx(expected)
