@@ -342,6 +342,30 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
                    echo=click.echo, seed=seed)
 
 
+@main.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Units at a time (local pool processes, or Slurm array parallelism).")
+@click.option("--executor", type=click.Choice(["pool", "local", "debug", "slurm"]), default="pool",
+              show_default=True, help="pool: local processes; slurm: submitit on Slurm ([slurm] table of the "
+              "plan); local/debug: submitit's local executors (for trying a Slurm plan).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the plan's out folder.")
+def sweep(plan: Path, jobs: int, executor: str, out: Path | None) -> None:
+    """Run a sweep PLAN (TOML: checkpoints x suites x seeds x option grids): one resumable run directory per
+    unit and an aggregated report (report.md, report.html). Finished units are skipped on a re-run; failed ones
+    are listed and the exit code is 1."""
+    from ebmbench.sweep import load_plan, run_sweep
+
+    loaded = load_plan(plan, out)
+    outcomes = run_sweep(loaded, jobs, executor, echo=click.echo)
+    failed = [o for o in outcomes if o.status == "failed"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    click.echo(f"sweep: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "
+               f"report in {loaded.out / 'report.md'}")
+    if failed:
+        sys.exit(1)
+
+
 def _add_commands() -> None:
     """Commands that live beside the code they drive: reports and the quality suite's reference statistics."""
     from ebmbench.importers.cli import import_
