@@ -354,10 +354,12 @@ def sweep(plan: Path, jobs: int, executor: str, out: Path | None) -> None:
     """Run a sweep PLAN (TOML: checkpoints x suites x seeds x option grids): one resumable run directory per
     unit and an aggregated report (report.md, report.html). Finished units are skipped on a re-run; failed ones
     are listed and the exit code is 1."""
+    from ebmbench.reports.report import write_reports
     from ebmbench.sweep import load_plan, run_sweep
 
     loaded = load_plan(plan, out)
-    outcomes = run_sweep(loaded, jobs, executor, echo=click.echo)
+    outcomes = run_sweep(loaded, jobs, executor, echo=click.echo,
+                         report=lambda paths, folder: write_reports(paths, folder, aggregate=True))
     failed = [o for o in outcomes if o.status == "failed"]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
     click.echo(f"sweep: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "

@@ -255,9 +255,10 @@ def _distributed_env() -> None:
 
 # ---- running a sweep ---------------------------------------------------------------------------------------------
 
-def run_sweep(plan: Plan, jobs: int = 1, executor: str = "pool",
-              echo: Callable[[str], None] = print) -> list[Outcome]:
-    """Run every unit (skipping finished ones), then write ``sweep.json`` and the aggregated report."""
+def run_sweep(plan: Plan, jobs: int = 1, executor: str = "pool", echo: Callable[[str], None] = print,
+              report: Callable[[list[str], Path], Any] | None = None) -> list[Outcome]:
+    """Run every unit (skipping finished ones), then write ``sweep.json`` and, with ``report`` (e.g.
+    ``ebmbench.reports.report.write_reports``), the aggregated report of the units that did not fail."""
     if executor not in EXECUTORS:
         raise EbmbenchError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
     if jobs < 1:
@@ -268,12 +269,9 @@ def run_sweep(plan: Plan, jobs: int = 1, executor: str = "pool",
     runner = _pool if executor == "pool" else _submitit
     outcomes = runner(units, jobs, executor, plan, echo)
     _write_summary(plan, outcomes)
-    done = [o for o in outcomes if o.status != "failed"]
-    if done:
-        from ebmbench.reports.report import write_reports
-
-        write_reports([u.out for u, o in zip(units, outcomes, strict=True) if o.status != "failed"], plan.out,
-                      aggregate=True)
+    usable = [u.out for u, o in zip(units, outcomes, strict=True) if o.status != "failed"]
+    if usable and report is not None:
+        report(usable, plan.out)
     return outcomes
 
 
