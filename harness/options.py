@@ -47,6 +47,7 @@ def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), 
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {k: v for k, v in defaults.items() if k in names}
+    kwargs.update(_preset(cls, values, hints))
     groups: dict[str, dict[str, Any]] = {}
     for key, raw in values.items():
         name, dot, sub = key.partition(".")
@@ -62,6 +63,19 @@ def build_options(cls: type[T], values: Mapping[str, Any] | Iterable[str] = (), 
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise EbmbenchError(f"invalid options for {owner(cls)}: {exc}") from None
+
+
+def _preset(cls: type, values: Mapping[str, Any], hints: dict[str, Any]) -> dict[str, Any]:
+    """The defaults a preset option chooses (``PRESET_KEY``, e.g. ``budget=cpu``, looked up in ``PRESETS``):
+    options the user sets themselves still win."""
+    key = getattr(cls, "PRESET_KEY", None)
+    if key is None or key not in values:
+        return {}
+    presets: dict[str, dict[str, Any]] = cls.PRESETS  # type: ignore[attr-defined]
+    name = str(values[key])
+    if name not in presets:
+        raise EbmbenchError(f"{key}={name} is not a preset of {owner(cls)}; choose from {', '.join(presets)}")
+    return {k: convert(v, hints[k], k) for k, v in presets[name].items()}
 
 
 def _group_values(cls: type, name: str, raw: Any, group: type) -> dict[str, Any]:

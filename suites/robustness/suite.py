@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -80,6 +80,9 @@ class RobustnessWarning(UserWarning):
 class RobustnessOptions:
     """Options of the robustness suite (``--set key=value``; each field's help says what it does)."""
 
+    budget: str = option("full", help="preset of the other options' defaults: full (the GPU-sized default) or "
+                                      "cpu (200 images, a short grid and short attacks: minutes on two cores); "
+                                      "options you set yourself win")
     n: int = option(500, help="test images attacked (a seeded subset)")
     norms: tuple[str, ...] = option(NORMS, help="threat norms: linf and/or l2")
     linf_eps: tuple[str, ...] = option((), help="L∞ epsilon grid in data units, fractions allowed (0,2/255,8/255; "
@@ -103,8 +106,17 @@ class RobustnessOptions:
     full_batch_size: int = option(32, help="images per unrolled-attack chunk")
     batch_size: int = option(100, help="images per batch elsewhere")
 
+    PRESET_KEY: ClassVar[str] = "budget"
+    PRESETS: ClassVar[dict[str, dict[str, str]]] = {
+        "full": {},
+        "cpu": {"n": "200", "linf_eps": "0,0.1,0.2", "l2_eps": "0,0.5,1", "steps": "5", "adaptive": "bpda+eot",
+                "eot": "2", "draws": "2", "purify_steps": "5"},
+    }
+
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"))
+        if self.budget not in self.PRESETS:
+            raise ValueError(f"budget must be one of {', '.join(self.PRESETS)}")
 
 
 @dataclass

@@ -392,3 +392,13 @@ def test_trained_quickstart_ebm_adaptive_at_most_transfer(tmp_path: Path) -> Non
         transfer = got[("ebm", "langevin", "transfer-from-classifier", norm, eps)]
         for adaptive in ("bpda+eot", "full"):
             assert got[("ebm", "langevin", adaptive, norm, eps)].value <= transfer.ci_high
+
+
+def test_cpu_budget_presets_defaults_and_explicit_options_win() -> None:
+    cpu = build_options(RobustnessOptions, ["budget=cpu"])
+    assert (cpu.n, cpu.steps, cpu.eot, cpu.draws, cpu.purify_steps, cpu.adaptive) == (200, 5, 2, 2, 5, ("bpda+eot",))
+    assert build_options(RobustnessOptions, ["budget=cpu", "n=40", "steps=7"]).n == 40
+    assert build_options(RobustnessOptions, ["budget=cpu", "steps=7"]).steps == 7
+    assert build_options(RobustnessOptions, []) == RobustnessOptions()
+    with pytest.raises(EbmbenchError, match=r"budget=gpu is not a preset.*full, cpu"):
+        build_options(RobustnessOptions, ["budget=gpu"])
