@@ -23,4 +23,4 @@ def langevin_hook(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size:
     config = LangevinConfig(steps=steps, step_size=step_size, noise=noise, grad_clip=grad_clip, clamp=clamp)
     energy = accelerated_energy(energy_fn, compile=os.environ.get("EBMBENCH_COMPILE") == "1",
                                 channels_last=os.environ.get("EBMBENCH_CHANNELS_LAST") == "1")
-    return langevin(lambda x, _y: energy(x), x0, config, model=energy_fn).x
+    return langevin(lambda x, _y: energy(x), x0, config, model=energy_fn, inplace=True).x

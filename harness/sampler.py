@@ -83,12 +83,15 @@ def frozen_weights(model: nn.Module) -> Iterator[None]:
 def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None = None,
              generator: torch.Generator | None = None, record: bool = False,
              model: nn.Module | None = None, project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             differentiable: bool = False) -> ChainResult:
+             differentiable: bool = False, inplace: bool = False) -> ChainResult:
     """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile.
 
     ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification).
     ``differentiable`` keeps the graph through every step when ``x0`` requires grad, so gradients reach ``x0``
-    (attacks through the unrolled chain); the returned samples are then not detached.
+    (attacks through the unrolled chain); the returned samples are then not detached. ``inplace`` updates one
+    state tensor (and its gradient) in place, with bit-identical results and no allocation per step: only for
+    an ``energy`` that keeps no reference to its input or its gradient (a model's own energy does not; a
+    tracer that records states does).
     """
     context = frozen_weights(model) if model is not None else contextlib.nullcontext()
     unrolled = differentiable and x0.requires_grad
@@ -97,7 +100,8 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
         if unrolled:
             x = _unrolled_chain(energy, x0, config, y, generator, trace if record else None, project)
         else:
-            x = _inplace_chain(energy, x0.detach().clone(), config, y, generator, trace if record else None, project)
+            chain = _inplace_chain if inplace else _functional_chain
+            x = chain(energy, x0.detach().clone(), config, y, generator, trace if record else None, project)
     energies = torch.stack(trace).cpu() if record and trace else None
     return ChainResult(x if unrolled else x.detach(), energies)
 
@@ -126,6 +130,22 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
             x.add_(noise.normal_(generator=generator).mul_(config.noise))
         if config.clamp is not None:
             x.clamp_(*config.clamp)
+        if project is not None:
+            x = project(x)
+    return x
+
+
+def _functional_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
+                      generator: torch.Generator | None, trace: list[torch.Tensor] | None,
+                      project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+    """The chain with a new state tensor every step (tensors handed to ``energy`` are never changed later)."""
+    for _ in range(config.steps):
+        x.requires_grad_(True)
+        e = energy(x, y)
+        (grad,) = torch.autograd.grad(e.sum(), x)
+        if trace is not None:
+            trace.append(e.detach().float())
+        x = _step(x.detach(), grad, config, generator)
         if project is not None:
             x = project(x)
     return x

@@ -109,7 +109,7 @@ def _train_step(model: EnergyModel, opt: torch.optim.Optimizer, buffer: ReplayBu
     cond = config.conditional
     x0, y_neg, _ = buffer.sample(len(x_pos), x_pos.device, cpu_gen, labels=y_pos if cond else None)
     y_neg = y_neg if cond else None
-    x_neg = langevin(model.energy, x0, config.langevin(), y_neg, generator=gen, model=model).x
+    x_neg = langevin(model.energy, x0, config.langevin(), y_neg, generator=gen, model=model, inplace=True).x
     buffer.push(x_neg, y_neg)
     e_pos = model.energy(x_pos, y_pos if cond else None)
     e_neg = model.energy(x_neg, y_neg)

@@ -96,7 +96,7 @@ def test_inplace_chain_is_bit_identical_to_the_textbook_update() -> None:
     net = _conv_energy()
     x0 = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     cfg = LangevinConfig(steps=6)
-    got = langevin(lambda x, _y: net(x), x0, cfg, generator=make_generator(3, "cpu"), model=net).x
+    got = langevin(lambda x, _y: net(x), x0, cfg, generator=make_generator(3, "cpu"), model=net, inplace=True).x
     gen, x = make_generator(3, "cpu"), x0.clone()
     for _ in range(6):  # the update written functionally, one new tensor per operation
         x = x.detach().requires_grad_(True)
