@@ -1,10 +1,11 @@
 """ebmbench's Langevin sampler behind the peer benchmark's hook signature (``--import``).
 
-    python ../shared/bench/peer_sampler_bench.py --preset digits --import benchmarks/peer_hook.py:langevin_hook
+    python ../shared/bench/peer_sampler_bench.py --preset digits \\
+        --import benchmarks/peer_hook.py:langevin_hook --import benchmarks/peer_hook.py:langevin_hook_compiled
 
-Set ``EBMBENCH_COMPILE=1`` to route the energy through ``torch.compile`` (the optional gradient-step lever;
-compilation happens in the benchmark's check and warm-up rounds) and ``EBMBENCH_CHANNELS_LAST=1`` for
-channels_last activations on conv nets.
+``langevin_hook`` is the shared in-place chain; ``langevin_hook_compiled`` adds ``torch.compile`` of the
+gradient step (compiled once per model, in the benchmark's check and warm-up rounds). ``EBMBENCH_CHANNELS_LAST=1``
+adds channels_last activations to both. The noise comes from torch's global generator, as the textbook loop's.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from torch import nn
 from ebmbench.sampler import LangevinConfig, accelerated_energy, langevin
 
 
-def langevin_hook(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
-                  clamp: tuple[float, float] | None = None, grad_clip: float | None = None) -> torch.Tensor:
-    """``steps`` of the shared in-place Langevin chain with the bench's settings (global RNG, as the textbook)."""
+def _run(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
+         clamp: tuple[float, float] | None, grad_clip: float | None, compile: bool) -> torch.Tensor:
     config = LangevinConfig(steps=steps, step_size=step_size, noise=noise, grad_clip=grad_clip, clamp=clamp)
-    energy = accelerated_energy(energy_fn, compile=os.environ.get("EBMBENCH_COMPILE") == "1",
+    energy = accelerated_energy(energy_fn, compile=compile,
                                 channels_last=os.environ.get("EBMBENCH_CHANNELS_LAST") == "1")
     return langevin(lambda x, _y: energy(x), x0, config, model=energy_fn, inplace=True).x
+
+
+def langevin_hook(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
+                  clamp: tuple[float, float] | None = None, grad_clip: float | None = None) -> torch.Tensor:
+    """``steps`` of the shared in-place Langevin chain with the bench's settings."""
+    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=False)
+
+
+def langevin_hook_compiled(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
+                           clamp: tuple[float, float] | None = None, grad_clip: float | None = None) -> torch.Tensor:
+    """The same chain with the energy's forward (and so its backward) compiled by ``torch.compile``."""
+    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=True)
