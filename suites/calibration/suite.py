@@ -93,7 +93,7 @@ class CalibrationSuite(Suite):
         text = o.purify_radius.strip().lower()
         radius = default_radius(model.info.input_shape) if text == "auto" else None if text == "none" else \
             _radius(text)
-        per_class = model.info.conditional if o.purify_per_class is None else o.purify_per_class
+        per_class = o.purify_per_class  # None: decided per model (conditional models get a chain per label)
         return Purification(steps=o.purify_steps, step_size=o.sampler.step_size, noise=o.sampler.noise,
                             grad_clip=o.sampler.grad_clip, radius=radius, per_class=per_class)
 
@@ -140,8 +140,8 @@ class CalibrationSuite(Suite):
                  "bootstrap": self.options.bootstrap}
         if default is not None:
             extra["default_baseline"] = default
-        if view.view == "purified" and plan.purification is not None:
-            extra["defense"] = plan.purification.describe()
+        if view.defense:
+            extra["defense"] = view.defense
         return [self.record(ctx, metric, value, "test", model=view.model,
                             ci=result.intervals.get(metric), n=result.n, **extra)
                 for metric, value in result.values.items()]

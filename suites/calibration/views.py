@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -30,14 +30,19 @@ def default_radius(shape: tuple[int, ...]) -> float:
 
 @dataclass(frozen=True)
 class Purification:
-    """K Langevin steps from the input inside a box of ``radius`` (None: no box); ``per_class`` as above."""
+    """K Langevin steps from the input inside a box of ``radius`` (None: no box); ``per_class`` as above (None:
+    for conditional models, see ``for_model``)."""
 
     steps: int
     step_size: float
     noise: float
     grad_clip: float | None
     radius: float | None
-    per_class: bool
+    per_class: bool | None
+
+    def for_model(self, model: Model) -> Purification:
+        """This purification with ``per_class`` decided for ``model`` when it was left open."""
+        return self if self.per_class is not None else replace(self, per_class=model.info.conditional)
 
     def describe(self) -> str:
         radius = "none" if self.radius is None else f"{self.radius:.4g}"
@@ -53,6 +58,7 @@ class View:
     model: str
     view: str
     logits: Callable[[torch.Tensor], torch.Tensor]
+    defense: str = ""  # the purification, described, for a purified view
 
 
 def purified_logits(model: Model, x: torch.Tensor, p: Purification, generator: torch.Generator | None
@@ -90,9 +96,8 @@ def classifier_views(models: dict[str, Model], purification: Purification | None
             skipped.append(name)
             continue
         views.append(View(name, "plain", model.logits))
-        purifiable = model.has(Capability.ENERGY) and (model.info.conditional or not purification.per_class) \
-            if purification is not None else False
-        if purifiable:
-            views.append(View(name, "purified",
-                              lambda x, m=model: purified_logits(m, x, purification, generator)))
+        own = purification.for_model(model) if purification is not None else None
+        if own is not None and model.has(Capability.ENERGY) and (model.info.conditional or not own.per_class):
+            views.append(View(name, "purified", lambda x, m=model, p=own: purified_logits(m, x, p, generator),
+                              own.describe()))
     return views, skipped
