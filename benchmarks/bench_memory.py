@@ -48,9 +48,9 @@ def train_model(folder: Path) -> Path:
     import torch
 
     from ebmbench.options import build_options
-    from ebmbench.training.common import TrainRequest, trainer_module
+    from ebmbench.training.common import TrainRequest, trainer
 
-    module = trainer_module("ebm")
+    module = trainer("ebm")
     config = build_options(module.Config, {"iterations": "5", "conditional": "true", "batch_size": "32",
                                            "sample_steps": "3", "buffer_size": "64"})
     return module.train(config, TrainRequest(out=folder / "ebm.safetensors", device=torch.device("cpu"),
