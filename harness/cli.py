@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ebmbench import __version__
-from ebmbench.errors import EbmbenchError, Terminated
+from ebmbench.errors import EbmbenchError, Terminated, one_line
 
 DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 DATA_ROOT = click.option("--data-root", type=click.Path(path_type=Path), default=None,
@@ -74,7 +74,7 @@ class Main(click.Group):
             click.echo("terminated (SIGTERM): finished work is saved; re-run the same command to resume", err=True)
             sys.exit(143)
         except EbmbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except click.UsageError as exc:  # a bad option value: one line, like every other refusal
             where = exc.ctx.command_path if exc.ctx is not None else "ebmbench"
@@ -222,7 +222,7 @@ def info(checkpoint: Path) -> None:
             ("ebmbench version", header.get("ebmbench_version", "?"))]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        click.echo(f"{key:<{width}}  {value}")
+        click.echo(f"{key:<{width}}  {one_line(value)}")
     load_checkpoint(checkpoint)  # a CheckpointError here is the one-line verdict after the description
     click.echo(f"{'loads':<{width}}  yes")
 

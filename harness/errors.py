@@ -1,6 +1,12 @@
 """User-facing errors: the CLI prints these as one line and exits non-zero, without a traceback."""
 
 
+def one_line(text: object) -> str:
+    """``text`` as one printable line: control characters (newlines, terminal escape sequences from a hostile
+    file or folder name) shown escaped, so an error stays the one line it promises to be."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class EbmbenchError(Exception):
     """A problem the user can fix (bad input, missing file, wrong option); shown as one line."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ebmbench.errors import EbmbenchError
+from ebmbench.errors import EbmbenchError, one_line
 
 RUN_DIRS = click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 AGGREGATE = click.option("--aggregate-seeds", is_flag=True,
@@ -30,7 +30,7 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except EbmbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             raise click.exceptions.Exit(exc.exit_code) from None
 
     return wrapper
@@ -152,7 +152,7 @@ def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdo
         xml = unusable_as_error(lambda: junit_xml(verdict))
     except EbmbenchError as exc:
         _write_unusable(str(exc), markdown_out, junit_out, unusable_junit)
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(exc)}", err=True)
         raise click.exceptions.Exit(2) from None
     click.echo(summary, nl=False)
     _write(markdown_out, summary)

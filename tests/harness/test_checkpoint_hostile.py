@@ -215,3 +215,14 @@ def test_floating_point_weights_of_other_precisions_still_load(good: Path, tmp_p
     half = tmp_path / "half.safetensors"
     _retype(torch.float64)(good, half)
     assert load_checkpoint(half).model.info.dataset == "digits"
+
+
+def test_hostile_terminal_escapes_in_a_description_are_shown_escaped(good: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ebmbench.cli import main
+
+    bad = tmp_path / "escapes.safetensors"
+    _described(lambda h: h["training"].update(config={"note": "\x1b]0;pwned\x07\x1b[2J"}))(good, bad)
+    result = CliRunner().invoke(main, ["info", str(bad)])
+    assert result.exit_code == 0 and "\x1b" not in result.output and "\\x1b" in result.output

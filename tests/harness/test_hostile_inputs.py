@@ -60,6 +60,8 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("report a file", lambda m, t: ["report", m], ("not a run directory",)),
     ("report an empty folder", lambda m, t: ["report", t], ("not a run directory",)),
     ("compare missing", lambda m, t: ["compare", t / "a", t / "b"], ("does not exist",)),
+    ("path with a newline", lambda m, t: ["report", t / "a\nerror: fake second line"], ("a\\nerror",)),
+    ("path with terminal escapes", lambda m, t: ["info", t / "\x1b[2Jx.safetensors"], ("\\x1b[2J",)),
     ("compare a folder of no runs", lambda m, t: ["compare", t, t, "--tolerance", t], ("not a run directory",)),
 ]
 
