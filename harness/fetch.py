@@ -8,13 +8,12 @@ renamed into place only when its SHA-256 is the expected one; a mismatch leaves 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ebmbench.atomic import atomic_path
 from ebmbench.errors import EbmbenchError
 
 CHUNK = 1 << 20
@@ -49,17 +48,12 @@ def fetch(remote: Remote, cache_dir: Path, download: bool, progress: bool = True
     if not download:
         raise EbmbenchError(f"{remote.what} ({remote.filename}) not found; add --download to fetch it once from "
                             f"{remote.url} (SHA-256 checked, cached at {path})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(path) as tmp:  # renamed into place only once the hash is right
+        with open(tmp, "wb") as out:
             digest = _download(remote, out, progress, timeout)
         if digest != remote.sha256:
             raise EbmbenchError(f"{remote.what} from {remote.url} has SHA-256 {digest}, expected {remote.sha256}; "
                                 "refused, nothing cached")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

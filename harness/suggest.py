@@ -18,9 +18,9 @@ def closest(word: str, options: Iterable[str], n: int = 1, cutoff: float = 0.6, 
     return list(dict.fromkeys(near + similar))[:n]
 
 
-def did_you_mean(word: str, options: Iterable[str], n: int = 1, cutoff: float = 0.6) -> str:
+def did_you_mean(word: str, options: Iterable[str], n: int = 1, cutoff: float = 0.6, by_edits: bool = True) -> str:
     """``"; did you mean 'x'?"`` (or ``'x' or 'y'``), or ``""`` when nothing is close."""
-    close = closest(word, options, n, cutoff)
+    close = closest(word, options, n, cutoff, by_edits)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

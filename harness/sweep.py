@@ -117,12 +117,11 @@ def load_plan(path: str | Path, out: str | Path | None = None) -> Plan:
 
 
 def _known(table: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
-    from difflib import get_close_matches
+    from ebmbench.suggest import did_you_mean
 
     for key in table:
         if key not in keys:
-            close = get_close_matches(key, keys, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(keys)})"
+            hint = did_you_mean(key, keys, by_edits=False) or f" (known: {', '.join(keys)})"
             raise EbmbenchError(f"{where}: unknown key {key!r}{hint}")
 
 
