@@ -129,3 +129,11 @@ def test_save_writes_known_architectures_and_refuses_others(tmp_path: Path) -> N
     with pytest.raises(EbmbenchError, match="cannot save a wrapped TinyNet"):
         ebmbench.save(other, tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_save_round_trips_ebmbench_families(tiny_cond_ebm_path: Path, tmp_path: Path) -> None:
+    model = ebmbench.load(tiny_cond_ebm_path)
+    back = ebmbench.load(ebmbench.save(model, tmp_path / "copy.safetensors"))
+    assert back.family == model.family and back.info == model.info and back.config == model.config
+    for (k, a), b in zip(model.state_dict().items(), back.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
