@@ -125,7 +125,10 @@ class MetricSettings:
         """As ``torch_fidelity.calculate_metrics`` keyword arguments."""
         return {"isc_splits": self.isc_splits, "kid_subsets": self.kid_subsets,
                 "kid_subset_size": self.kid_subset_size, "prc_neighborhood": self.prc_neighborhood,
-                "rng_seed": self.rng_seed, "samples_shuffle": True, "save_cpu_ram": True, "verbose": False}
+                "rng_seed": self.rng_seed, "samples_shuffle": True, "save_cpu_ram": True, "verbose": False,
+                # precision/recall's distance blocks are prc_batch_size x N: small blocks keep memory ~flat in N
+                # (the k-th neighbour distances, so the values, do not depend on the block size)
+                "prc_batch_size": 1000}
 
 
 def compute_metrics(features: dict[str, torch.Tensor], reference: Reference, metrics: tuple[str, ...],
