@@ -128,7 +128,7 @@ class MetricSettings:
                 "rng_seed": self.rng_seed, "samples_shuffle": True, "save_cpu_ram": True, "verbose": False,
                 # precision/recall's distance blocks are prc_batch_size x N: small blocks keep memory ~flat in N
                 # (the k-th neighbour distances, so the values, do not depend on the block size)
-                "prc_batch_size": 1000}
+                "prc_batch_size": 500}
 
 
 def compute_metrics(features: dict[str, torch.Tensor], reference: Reference, metrics: tuple[str, ...],
