@@ -12,13 +12,14 @@ from ebmbench.devices import resolve_device
 from ebmbench.errors import EbmbenchError
 from ebmbench.registries import SUITES
 from ebmbench.runner import default_cache_dir, run_suite
-from ebmbench.summary import summary_table
+from ebmbench.summary import health_lines, summary_table
 from ebmbench.zoo import cached_model
 
 QUICKSTART_EBM = {"dataset": "digits", "conditional": True}
 MODEL_NAME = "ebm-digits"
 QUICKSTART_JEM = {"dataset": "digits"}
 JEM_NAME = "jem-digits"  # the second EBM family, beside the EBM wherever a suite compares models
+SHOWN = ("purification_gain",)  # printed beside each suite's headline: the robustness control's gain
 
 
 def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto", progress: bool = True,
@@ -54,7 +55,10 @@ def run_quickstart(out: Path, cache_dir: Path | None = None, device: str = "auto
         run = run_suite(name, ckpt, out / name, getattr(suite, "quickstart", ()), beside, device=device,
                         progress=progress, model_name=MODEL_NAME, cache_dir=cache, defaults_too=bool(beside),
                         seed=seed)
-        echo(summary_table([r for r in run.records() if r.metric == suite.headline] or run.records()))
+        records = run.records()
+        echo(summary_table([r for r in records if r.metric in (suite.headline, *SHOWN)] or records))
+        for line in health_lines(records):
+            echo(f"    {line}")
         runs.append(run.path)
     from ebmbench.reports.report import write_reports
 

@@ -18,6 +18,7 @@ from ebmbench.checkpoint import load_checkpoint
 from ebmbench.data.base import DataContext
 from ebmbench.devices import device_details, resolve_device, seed_everything
 from ebmbench.errors import EbmbenchError
+from ebmbench.health import run_health
 from ebmbench.limits import check_sizes
 from ebmbench.models.base import Model, require
 from ebmbench.options import build_options
@@ -122,6 +123,7 @@ def run_model(suite_name: str, model: Model, source: ModelSource, out: str | Pat
         ctx.done = ctx.run.done_units() if resumed else set()
         try:
             suite.run(ctx, plan)
+            run_health(suite, ctx, plan)
         except BaseException as exc:  # Ctrl-C and SIGTERM (errors.Terminated) alike leave a resumable run
             ctx.run.finish(status="interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}")
             raise

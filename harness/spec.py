@@ -114,8 +114,9 @@ class SuiteSpec:
         object.__setattr__(self, "_by_name", {m.name: m for m in self.metrics})
 
     def metric(self, name: str) -> Metric | None:
-        """The declared metric ``name`` (None when the suite does not declare it)."""
-        return self._by_name.get(name)
+        """The declared metric ``name`` (None when the suite does not declare it); every suite also has the
+        model-health metrics (``HEALTH_METRICS``), which the runner records for it."""
+        return self._by_name.get(name) or HEALTH_BY_NAME.get(name)
 
     def tolerance_for(self, metric: str) -> Tolerance:
         """The metric's own tolerance, else the suite's."""
@@ -125,3 +126,11 @@ class SuiteSpec:
     def qualifier_keys(self, place: str | None = None) -> tuple[str, ...]:
         """The qualifying ``extra`` keys, in declared order (those of one ``place`` if given)."""
         return tuple(q.key for q in self.qualifiers if place is None or q.place == place)
+
+
+# The model-health checks (ebmbench.health) the runner applies to every suite's model under test, recorded as
+# ``health_CHECK`` (1 = fired, 0 = passed): every suite has these metrics without declaring them.
+HEALTH_CHECKS: tuple[str, ...] = ("flat_energy", "uniform_labels", "chain_static", "chain_diverge", "chain_clamp")
+HEALTH_METRICS: tuple[Metric, ...] = tuple(Metric(f"health_{c}", False, f"model-health check {c} fired")
+                                           for c in HEALTH_CHECKS)
+HEALTH_BY_NAME: dict[str, Metric] = {m.name: m for m in HEALTH_METRICS}

@@ -85,6 +85,16 @@ class Suite:
         """Compute and commit records in units, skipping those ``ctx.is_done``."""
         raise NotImplementedError
 
+    def health_probe(self, ctx: SuiteContext, plan: Any) -> Any:
+        """The Langevin chains the model-health checks run (``ebmbench.health.ChainProbe``), or None for no chain
+        checks. Default: the shared sampler's default settings from uniform noise, for any model with an energy."""
+        from ebmbench.health import ChainProbe
+        from ebmbench.sampler import LangevinConfig
+
+        if not ctx.model.has(Capability.ENERGY):
+            return None
+        return ChainProbe(LangevinConfig(clamp=tuple(ctx.model.info.value_range)))
+
     def record(self, ctx: SuiteContext, metric: str, value: float, eval_set: str, *, model: str | None = None,
                higher_is_better: bool | None = None, ci: tuple[float, float] | None = None, n: int | None = None,
                **extra: Any) -> Record:

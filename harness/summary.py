@@ -43,3 +43,15 @@ def summary_table(records: Sequence[Record]) -> str:
         rows.append((r.model, r.eval_set, r.metric + arrow, _fmt(r.value), ci, _setting(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def health_lines(records: Sequence[Record]) -> list[str]:
+    """The model-health verdicts of a run (``health_*`` records): one line per fired check, or one line saying
+    that every check passed."""
+    checks = [r for r in records if r.metric.startswith("health_")]
+    if not checks:
+        return []
+    fired = [r for r in checks if r.value]
+    if not fired:
+        return [f"model health: {len(checks)} checks passed ({', '.join(r.metric[7:] for r in checks)})"]
+    return [f"model health WARNING ({r.metric[7:]}): {r.extra.get('message', '')}" for r in fired]

@@ -128,7 +128,18 @@ def _notes(suite: str, records: list[dict[str, Any]], duplicates: int) -> list[s
         notes.append(f"Headline metric: {head}.")
     if duplicates:
         notes.append(f"{duplicates} duplicate record(s) for the same cell: the last one is shown.")
-    return notes
+    return notes + health_notes(records)
+
+
+def health_notes(records: list[dict[str, Any]]) -> list[str]:
+    """One note per fired model-health check (``health_*`` records), so the warning sits under the numbers of
+    the model it concerns."""
+    notes = []
+    for r in records:
+        if str(r["metric"]).startswith("health_") and r["value"]:
+            message = (r.get("extra") or {}).get("message") or r["metric"]
+            notes.append(f"Model-health warning ({r['metric'][7:]}) for {r['model']}: {message}")
+    return list(dict.fromkeys(notes))
 
 
 def _sortable(value: Any) -> tuple:

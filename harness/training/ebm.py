@@ -47,6 +47,8 @@ class Config:
     lr: float = option(1e-3, help="Adam learning rate (beta1 = 0)")
     beta2: float = option(0.999, help="Adam beta2")
     l2_coeff: float = option(0.1, help="weight of the L2 penalty on the energies of data and negatives")
+    ce_coeff: float = option(0.0, help="weight of the cross-entropy of the logits -E(x, y) (JEM's hybrid "
+                             "objective; conditional models only)")
     sample_steps: int = option(20, help="Langevin steps per negative sample (from the replay buffer)")
     sampler: LangevinOptions = option(factory=LangevinOptions, help="the Langevin update that draws negatives")
     buffer_size: int = option(10000, help="replay buffer capacity")
@@ -58,7 +60,9 @@ class Config:
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("iterations", "batch_size", "width", "sample_steps", "buffer_size",
                                          "checkpoint_every"),
-                     positive=("lr", "max_energy"), non_negative=("l2_coeff",))
+                     positive=("lr", "max_energy"), non_negative=("l2_coeff", "ce_coeff"))
+        if self.ce_coeff and not self.conditional:
+            raise ValueError("ce_coeff needs conditional=true (it is a cross-entropy on the labels' energies)")
         if not 0 <= self.reinit <= 1:
             raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
 
@@ -114,6 +118,8 @@ def _train_step(model: EnergyModel, opt: torch.optim.Optimizer, buffer: ReplayBu
     e_pos = model.energy(x_pos, y_pos if cond else None)
     e_neg = model.energy(x_neg, y_neg)
     loss = e_pos.mean() - e_neg.mean() + config.l2_coeff * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+    if config.ce_coeff:
+        loss = loss + config.ce_coeff * torch.nn.functional.cross_entropy(-model.energy_all_classes(x_pos), y_pos)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

@@ -200,6 +200,15 @@ class QualitySuite(Suite):
                                 f"but one set has {smallest}; lower isc_splits or raise n")
 
     # ---- the run ---------------------------------------------------------------------------------------------
+    def health_probe(self, ctx: SuiteContext, plan: Any) -> Any:
+        """The model-health chains: this suite's sampler settings from noise, for its longest step budget."""
+        from ebmbench.health import ChainProbe
+
+        steps = max(self.options.steps)
+        if steps == 0:
+            return None
+        return ChainProbe(self.options.sampler.chain(steps, clamp=tuple(ctx.model.info.value_range)))
+
     def run(self, ctx: SuiteContext, setup: Setup) -> None:
         budgets = [s for s in self.options.steps if not ctx.is_done(f"samples@{s}")]
         rows_needed = self.options.reference_rows and not ctx.is_done("reference")

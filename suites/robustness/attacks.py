@@ -1,8 +1,8 @@
 """Attacks for the robustness suite, all through torchattacks (inputs in [0, 1], models that return logits).
 
-PGD, with or without EOT, from the one PGD builder (``ebmbench.attacks.make_pgd``); optional AutoAttack.
-Epsilon grids default to 1/255 units for CIFAR-sized images and to
-a grid scaled to the data for small images such as the 8x8 digits.
+PGD, with or without EOT, from the one PGD builder (``ebmbench.attacks.make_pgd``); torchattacks' gradient-free
+Square attack (L∞ and L2); optional AutoAttack. Epsilon grids default to 1/255 units for CIFAR-sized images and
+to a grid scaled to the data for small images such as the 8x8 digits.
 """
 
 from __future__ import annotations
@@ -68,11 +68,14 @@ class AttackSpec:
     step_size: float
     restarts: int = 1
     eot: int = 1
-    kind: Literal["pgd", "autoattack"] = "pgd"
+    kind: Literal["pgd", "autoattack", "square"] = "pgd"  # square: ``steps`` is its query budget
 
 
 def make_attack(module: nn.Module, spec: AttackSpec, num_classes: int, seed: int, stochastic: bool):
     """The torchattacks attack for ``spec`` on ``module``."""
+    if spec.kind == "square":  # gradient-free (Andriushchenko et al. 2020): no gradient to mask
+        return torchattacks.Square(module, norm="Linf" if spec.norm == "linf" else "L2", eps=spec.eps,
+                                   n_queries=spec.steps, n_restarts=1, loss="margin", seed=seed)
     if spec.kind == "autoattack":
         version = "rand" if stochastic else "standard"
         return torchattacks.AutoAttack(module, norm="Linf" if spec.norm == "linf" else "L2", eps=spec.eps,
@@ -88,7 +91,7 @@ def attack_batches(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: At
     torchattacks call after ``torch.manual_seed(attack_seed(seed, r, k))`` on the same batch gives the same
     examples, and batches can be shared out over processes (``ebmbench.distributed``) without changing them.
     """
-    if spec.eps == 0 and spec.kind == "autoattack":
+    if spec.eps == 0 and spec.kind in ("autoattack", "square"):
         return [x.clone() for _ in range(spec.restarts)]
     attack = make_attack(module, spec, num_classes, seed, stochastic)
     n_batches = (len(x) + batch_size - 1) // batch_size

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ebmbench import distributed, seeds
+from ebmbench.intervals import wilson
 from ebmbench.sampler import make_generator
 
 
@@ -46,10 +47,9 @@ class Accuracy:
         return self.correct.float().mean(dim=1).std().item() if self.draws > 1 else 0.0
 
     def ci(self) -> tuple[float, float]:
-        """A normal 95% interval over examples (each scored by its mean over draws), clipped to [0, 1]."""
-        per_example = self.correct.float().mean(dim=0)
-        half = 1.96 * per_example.std().item() / math.sqrt(self.n) if self.n > 1 else 0.0
-        return max(0.0, self.value - half), min(1.0, self.value + half)
+        """The Wilson 95% interval over the ``n`` examples (each scored by its mean over draws): it never
+        collapses at 0 or n correct, unlike the normal interval."""
+        return wilson(self.correct.double().mean(dim=0).sum().item(), self.n)
 
 
 def paired_tolerance(a: Accuracy, b: Accuracy, z: float = 1.96) -> float:
@@ -57,6 +57,16 @@ def paired_tolerance(a: Accuracy, b: Accuracy, z: float = 1.96) -> float:
     per-example difference (test-set sampling, attack restarts and draws of the defense together)."""
     diff = a.correct.float().mean(dim=0) - b.correct.float().mean(dim=0)
     return z * diff.std().item() / math.sqrt(len(diff)) if len(diff) > 1 else 0.0
+
+
+def paired_gain(a: Accuracy, b: Accuracy) -> tuple[float, tuple[float, float]]:
+    """``a - b`` on the same examples and draws, with the Student-t 95% interval of the mean per-example
+    difference (each example's correctness averaged over draws first)."""
+    from ebmbench.intervals import t_interval
+
+    diff = (a.correct.double().mean(dim=0) - b.correct.double().mean(dim=0)).tolist()
+    mean, low, high = t_interval(diff)
+    return mean, (low, high)
 
 
 @torch.no_grad()

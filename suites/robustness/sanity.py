@@ -5,8 +5,12 @@ checklist, Athalye et al. 2018's masked gradients), each a warning with the numb
 - ``monotone``: accuracy does not rise with epsilon beyond noise.
 - ``adaptive_vs_transfer``: an adaptive attack on a purification defense is not weaker than the transfer attack
   it is meant to improve on (else the adaptive attack is broken or under-powered).
-- ``masked_gradients``: no attack transferred from another model (black-box to the target) beats the best
-  white-box attack on the same classifier view.
+- ``adaptive_equals_transfer``: an adaptive attack whose per-example outcomes (every example, every draw) are
+  identical to the transfer attack's at epsilon > 0, while some examples survive: the adaptive attack found
+  nothing the transfer attack had not (the purification barely moves the input, or the attack is
+  under-powered), so its agreement says nothing about the defense.
+- ``masked_gradients``: no attack transferred from another model, and no gradient-free attack (Square), beats
+  the best white-box attack on the same classifier view.
 
 "Beyond noise" means by more than 1.96 paired standard errors over examples (and draws of the defense); the
 epsilon-0 check is exact, since clean and attacked images are evaluated on the same draws.
@@ -20,12 +24,15 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import torch
+
 from ebmbench.suites.robustness.eval import Accuracy, paired_tolerance
 from ebmbench.suites.robustness.spec import CHECKS
 
 TRANSFER = "transfer-from-classifier"
 ADAPTIVE = ("bpda+eot", "full", "autoattack")
 WHITE_BOX = ("white-box", "bpda+eot", "full", "autoattack")
+GRADIENT_FREE = ("square",)
 EXACT = 1e-9
 
 
@@ -53,13 +60,29 @@ def run_checks(outcomes: Iterable[Outcome], clean: dict[tuple[str, str], Accurac
     counts: dict[str, int] = dict.fromkeys(CHECKS, 0)
     warnings: list[dict[str, Any]] = []
     for check, fn in (("eps0_clean", _eps0), ("monotone", _monotone), ("adaptive_vs_transfer", _adaptive),
-                      ("masked_gradients", _masked)):
+                      ("adaptive_equals_transfer", _adaptive), ("masked_gradients", _masked)):
         for high, low, message in fn(outcomes, clean):
             counts[check] += 1
-            diff = high.accuracy.value - low.value
-            if (abs(diff) > EXACT) if check == "eps0_clean" else (diff > _tolerance(high.accuracy, low)):
-                warnings.append(_warning(check, high, low, message))
+            if _fires(check, high.accuracy, low):
+                warnings.append(_warning(check, high, low, _identical_message(low) if check ==
+                                         "adaptive_equals_transfer" else message))
     return counts, warnings
+
+
+def _fires(check: str, high: Accuracy, low: Accuracy) -> bool:
+    diff = high.value - low.value
+    if check == "eps0_clean":
+        return abs(diff) > EXACT
+    if check == "adaptive_equals_transfer":
+        return high.correct.shape == low.correct.shape and bool(high.correct.any()) and bool(
+            torch.equal(high.correct, low.correct))
+    return diff > _tolerance(high, low)
+
+
+def _identical_message(transfer: Accuracy) -> str:
+    return (f"the adaptive attack's per-example outcomes equal the transfer attack's ({TRANSFER}: "
+            f"{transfer.value:.4f}, every example and draw): it is under-powered or the purification barely "
+            "moves the input; its agreement is no evidence of robustness")
 
 
 def _tolerance(a: Accuracy, b: Accuracy) -> float:
@@ -100,8 +123,8 @@ def _by_ball(outcomes: list[Outcome]) -> dict[tuple, dict[str, Outcome]]:
 
 
 def _adaptive(outcomes: list[Outcome], clean: dict[tuple[str, str], Accuracy]):
-    for threats in _by_ball(outcomes).values():
-        if TRANSFER not in threats:
+    for (_model, _defense, _norm, eps), threats in _by_ball(outcomes).items():
+        if TRANSFER not in threats or eps == 0:
             continue
         for name in ADAPTIVE:
             if name in threats:
@@ -118,6 +141,7 @@ def _masked(outcomes: list[Outcome], clean: dict[tuple[str, str], Accuracy]):
             continue
         best = min(white, key=lambda o: o.accuracy.value)
         for name, o in threats.items():
-            if name.startswith("transfer-from:"):
-                yield best, o.accuracy, (f"a transfer attack ({name}: {o.accuracy.value:.4f}) beats the best "
+            if name.startswith("transfer-from:") or name in GRADIENT_FREE:
+                kind = "a gradient-free" if name in GRADIENT_FREE else "a transfer"
+                yield best, o.accuracy, (f"{kind} attack ({name}: {o.accuracy.value:.4f}) beats the best "
                                          f"white-box attack ({best.threat}): a sign of masked gradients")

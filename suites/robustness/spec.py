@@ -4,7 +4,8 @@ from ebmbench.layout import Layout, Lead, Name
 from ebmbench.spec import Metric, Qualifier, SuiteSpec, Tolerance
 
 # The sanity checks (see sanity.py); each is recorded as ``sanity_CHECK``: how many numbers failed it.
-CHECKS: tuple[str, ...] = ("eps0_clean", "monotone", "adaptive_vs_transfer", "masked_gradients")
+CHECKS: tuple[str, ...] = ("eps0_clean", "monotone", "adaptive_vs_transfer", "adaptive_equals_transfer",
+                           "masked_gradients")
 
 # Short names of threat models and defenses (one legend in the reports); rows are ordered by group: the paper's
 # protocol and plain white-box attacks, then the adaptive attacks, then the controls.
@@ -35,6 +36,8 @@ SPEC = SuiteSpec(
     metrics=(
         Metric("clean_accuracy", True, "clean accuracy"),
         Metric("robust_accuracy", True, "robust accuracy"),
+        # accuracy of the purification minus its noise-only control's (same examples and draws; paired interval)
+        Metric("purification_gain", True, "gain over the noise-only control"),
         *(Metric(f"sanity_{check}", False, f"failed check {check}") for check in CHECKS),
     ),
     headline="robust_accuracy",

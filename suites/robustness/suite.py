@@ -56,7 +56,7 @@ from ebmbench.suites.robustness.attacks import (
     parse_eps,
     step_size,
 )
-from ebmbench.suites.robustness.eval import Accuracy, evaluate
+from ebmbench.suites.robustness.eval import Accuracy, evaluate, paired_gain
 from ebmbench.suites.robustness.report import save_curves, save_table
 from ebmbench.suites.robustness.sanity import Outcome, run_checks
 from ebmbench.suites.robustness.spec import SPEC
@@ -70,6 +70,8 @@ DEFAULT_BASELINES: tuple[Recipe, ...] = (
     Recipe("classifier-pgd", "classifier", {"width": 16, "iterations": 200, "batch_size": 64,
                                             "adv_train": "linf:0.1", "adv_steps": 3}),
 )
+CONTROL = "noise-only"
+PURIFIED = ("langevin", CONTROL)
 
 
 class RobustnessWarning(UserWarning):
@@ -100,6 +102,10 @@ class RobustnessOptions:
                                              "images; none: no box)")
     purify_per_class: bool | None = option(None, help="one chain per label (none: for conditional models)")
     autoattack: bool = option(False, help="add torchattacks' AutoAttack")
+    square_queries: int = option(1000, help="query budget of torchattacks' gradient-free Square attack on the "
+                                            "purified view (0: off)")
+    control: bool = option(True, help="also evaluate the noise-only control (the same purification without the "
+                                      "energy gradient) under the same threat models and draws, and the gain over it")
     transfer_from_baselines: bool = option(True, help="evaluate the baselines' adversarial examples on the model")
     default_baselines: bool = option(True, help="train and cache a standard and a PGD-trained classifier for the "
                                                 "digits when no --baseline is given")
@@ -114,7 +120,8 @@ class RobustnessOptions:
     }
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"))
+        check_ranges(self, at_least_one=("n", "steps", "restarts", "eot", "draws", "full_batch_size", "batch_size"),
+                     non_negative=("square_queries",))
         if self.budget not in self.PRESETS:
             raise ValueError(f"budget must be one of {', '.join(self.PRESETS)}")
 
@@ -147,7 +154,7 @@ class RobustnessSuite(Suite):
     # about a CPU minute on the digits (plus the default baselines' training on first use); the unrolled
     # ``full`` attack costs several times BPDA's, so the quickstart leaves it to full runs
     quickstart = ("n=80", "linf_eps=0,0.1,0.2", "l2_eps=0,0.5,1", "steps=3", "adaptive=bpda+eot", "eot=2",
-                  "draws=2", "purify_steps=3")
+                  "draws=2", "purify_steps=3", "square_queries=100")
 
     def __init__(self, options: RobustnessOptions) -> None:
         super().__init__(options)
@@ -191,6 +198,16 @@ class RobustnessSuite(Suite):
         PurifiedView(model, purification)  # fails fast when the model cannot purify this way
         return purification
 
+    def health_probe(self, ctx: SuiteContext, plan: Plan) -> Any:
+        """The model-health chains: the purification itself (from test images, within its box), if any."""
+        from ebmbench.health import ChainProbe
+
+        p = plan.purification
+        if p is None:
+            return None
+        return ChainProbe(p.chain(tuple(ctx.model.info.value_range)), start="data", project_radius=p.radius,
+                          per_class=p.per_class)
+
     # --- running ----------------------------------------------------------------------------------------------
 
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
@@ -213,6 +230,8 @@ class RobustnessSuite(Suite):
         main = Target(ctx.model_name, ctx.model.eval(), {"none": PlainView(ctx.model)}, plan.purification)
         if plan.purification is not None:
             main.views["langevin"] = PurifiedView(ctx.model, plan.purification, "bpda")
+            if self.options.control:
+                main.views[CONTROL] = PurifiedView(ctx.model, plan.purification.control(), "bpda")
         return [main] + [Target(name, m.eval(), {"none": PlainView(m)}) for name, m in baselines.items()]
 
     def _clean(self, ctx: SuiteContext, targets: list[Target], x: torch.Tensor, y: torch.Tensor) -> list:
@@ -234,11 +253,16 @@ class RobustnessSuite(Suite):
             sources[t.name] = self._attack(ctx, t.views["none"], x, y, spec, False)
             meta = {**ball, **_spec_extra(spec), "gradient": "logits", "source": t.name}
             out.append(self._outcome(ctx, t, "none", "white-box", sources[t.name], y, meta))
-            if "langevin" in t.views:
-                out.append(self._outcome(ctx, t, "langevin", "transfer-from-classifier", sources[t.name], y, meta))
+            for defense in PURIFIED:
+                if defense in t.views:
+                    out.append(self._outcome(ctx, t, defense, "transfer-from-classifier", sources[t.name], y, meta))
         main = targets[0]
-        if "langevin" in main.views:
-            out += self._adaptive(ctx, main, x, y, replace(spec, eot=o.eot), ball)
+        for defense in PURIFIED:
+            if defense in main.views:
+                out += self._adaptive(ctx, main, defense, x, y, replace(spec, eot=o.eot), ball)
+        if o.square_queries and "langevin" in main.views:
+            out += self._square(ctx, main, x, y, replace(spec, kind="square", steps=o.square_queries, restarts=1),
+                                ball)
         if o.transfer_from_baselines:
             for b in targets[1:]:
                 meta = {**ball, **_spec_extra(spec), "gradient": "logits", "source": b.name}
@@ -248,12 +272,12 @@ class RobustnessSuite(Suite):
             out += self._autoattack(ctx, targets, x, y, replace(spec, kind="autoattack", restarts=1), ball)
         return out
 
-    def _adaptive(self, ctx: SuiteContext, main: Target, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec,
-                  ball: dict[str, Any]) -> list:
+    def _adaptive(self, ctx: SuiteContext, main: Target, defense: str, x: torch.Tensor, y: torch.Tensor,
+                  spec: AttackSpec, ball: dict[str, Any]) -> list:
         out = []
         for threat in self.options.adaptive:
             gradient = "bpda" if threat == "bpda+eot" else "full"
-            view = PurifiedView(main.model, main.purification, gradient)  # type: ignore[arg-type]
+            view = PurifiedView(main.model, main.views[defense].purification, gradient)
             batch = self.options.full_batch_size if gradient == "full" else self.options.batch_size
             try:
                 advs = self._attack(ctx, view, x, y, spec, True, batch)
@@ -263,8 +287,15 @@ class RobustnessSuite(Suite):
                               f"memory with full_batch_size={batch}; lower it", RobustnessWarning, stacklevel=2)
                 continue
             meta = {**ball, **_spec_extra(spec), "gradient": gradient, "source": main.name}
-            out.append(self._outcome(ctx, main, "langevin", threat, advs, y, meta))
+            out.append(self._outcome(ctx, main, defense, threat, advs, y, meta))
         return out
+
+    def _square(self, ctx: SuiteContext, main: Target, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec,
+                ball: dict[str, Any]) -> list:
+        """torchattacks' Square attack on the purified view: queries only, so gradient masking cannot help it."""
+        advs = self._attack(ctx, main.views["langevin"], x, y, spec, True)
+        meta = {**ball, **_spec_extra(spec), "gradient": "none", "source": main.name}
+        return [self._outcome(ctx, main, "langevin", "square", advs, y, meta)]
 
     def _autoattack(self, ctx: SuiteContext, targets: list[Target], x: torch.Tensor, y: torch.Tensor,
                     spec: AttackSpec, ball: dict[str, Any]) -> list:
@@ -304,7 +335,8 @@ class RobustnessSuite(Suite):
     def _stamp(self, ctx: SuiteContext, metric: str, acc: Accuracy, t: Target, defense: str, threat: str,
                meta: dict[str, Any]) -> Record:
         where = f"{meta['norm']}@{meta['epsilon_label']}" if meta else "test"
-        purification = t.purification.describe() if defense == "langevin" and t.purification else "none"
+        view = t.views.get(defense)
+        purification = view.purification.describe() if isinstance(view, PurifiedView) else "none"
         return self.record(ctx, metric, acc.value, f"{defense}/{threat}/{where}", model=t.name,
                            ci=acc.ci(), n=acc.n, threat_model=threat, defense=defense,
                            purification=purification, draws=acc.draws, draw_std=acc.draw_std,
@@ -320,14 +352,31 @@ class RobustnessSuite(Suite):
     # --- results ----------------------------------------------------------------------------------------------
 
     def _commit(self, ctx: SuiteContext, unit: str, results: list[tuple[Record, Accuracy]]) -> None:
-        """Per-example correctness first (for the sanity checks of resumed runs), then the unit's records."""
+        """Per-example correctness first (for the sanity checks of resumed runs), then the unit's records and
+        the purification's gains over its noise-only control."""
         arrays = {_key(r): acc.correct.numpy().astype(np.uint8) for r, acc in results}
         with atomic_path(ctx.run.file(f"per_example/{_safe(unit)}.npz")) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        ctx.commit(unit, [r for r, _ in results])
+        ctx.commit(unit, [r for r, _ in results] + self._gains(ctx, results))
+
+    def _gains(self, ctx: SuiteContext, results: list[tuple[Record, Accuracy]]) -> list[Record]:
+        """Accuracy of the purification minus its noise-only control's, per threat model, with a paired 95%
+        interval (same examples, same draws of the noise)."""
+        found = {(r.model, r.extra["defense"], r.extra["threat_model"]): (r, acc) for r, acc in results}
+        out = []
+        for (model, defense, threat), (r, acc) in found.items():
+            if defense != "langevin" or (model, CONTROL, threat) not in found:
+                continue
+            gain, ci = paired_gain(acc, found[(model, CONTROL, threat)][1])
+            extra = {k: v for k, v in r.extra.items() if k not in ("per_draw", "draw_std", "purification")}
+            out.append(self.record(ctx, "purification_gain", gain, f"langevin-vs-{CONTROL}/" + r.eval_set.split(
+                "/", 1)[1], model=model, ci=ci, n=acc.n,
+                **{**extra, "defense": f"langevin-vs-{CONTROL}", "control": CONTROL}))
+        return out
 
     def _finish(self, ctx: SuiteContext) -> None:
-        records = [r for r in ctx.run.records() if r.suite == self.name and not r.metric.startswith("sanity_")]
+        records = [r for r in ctx.run.records()
+                   if r.suite == self.name and not r.metric.startswith(("sanity_", "health_"))]
         outcomes, clean = _load_outcomes(ctx, records)
         counts, found = run_checks(outcomes, clean)
         for w in found:

@@ -13,7 +13,7 @@ A view is an ``nn.Module`` whose forward returns logits for images in [0, 1] (th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -33,12 +33,19 @@ class Purification:
 
     ``per_class``: run one chain per label under E(x, y) and score label y at its own chain's end (the reference
     code's protocol); otherwise one chain under the model's marginal energy, scored for every label.
+    ``energy``: False makes the noise-only control: the same steps, noise, clip and box with the energy gradient
+    removed, so that what purification gains beyond its randomness can be measured (``control()``).
     """
 
     steps: int = 10
     sampler: LangevinOptions = field(default_factory=LangevinOptions)
     radius: float | None = 8 / 255
     per_class: bool = True
+    energy: bool = True
+
+    def control(self) -> Purification:
+        """The noise-only control of this purification."""
+        return replace(self, energy=False)
 
     def chain(self, value_range: tuple[float, float]) -> LangevinConfig:
         return self.sampler.chain(self.steps, clamp=value_range)
@@ -46,8 +53,8 @@ class Purification:
     def describe(self) -> str:
         radius = "none" if self.radius is None else f"{self.radius:.4g}"
         mode = "per-class" if self.per_class else "marginal"
-        s = self.sampler
-        return (f"langevin(K={self.steps}, step={s.step_size:g}, noise={s.noise:g}, clip={s.grad_clip}, "
+        s, kind = self.sampler, "langevin" if self.energy else "noise-only"
+        return (f"{kind}(K={self.steps}, step={s.step_size:g}, noise={s.noise:g}, clip={s.grad_clip}, "
                 f"radius={radius}, {mode})")
 
 
@@ -97,6 +104,7 @@ class PurifiedView(nn.Module):
         unrolled = self.gradient == "full" and x.requires_grad
         start = x if unrolled else x.detach()
         cfg = self.purification.chain(self.model.info.value_range)
+        energy = energy if self.purification.energy else _no_energy
         out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
                        project=_box(start, self.purification.radius), differentiable=unrolled).x
         return x, out, unrolled
@@ -111,6 +119,11 @@ class PurifiedView(nn.Module):
         if self.model.info.conditional:
             return lambda x, _y: free_energy(self.model, x)
         return lambda x, _y: self.model.energy(x)
+
+
+def _no_energy(x: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
+    """A constant energy (zero gradient) that still lets autograd run: the noise-only control's chain."""
+    return (x * 0).flatten(1).sum(1)
 
 
 def _box(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:

@@ -18,6 +18,7 @@ from scipy import stats
 from ebmbench.checkpoint import load_checkpoint, save_checkpoint
 from ebmbench.data.base import load_dataset
 from ebmbench.errors import EbmbenchError
+from ebmbench.intervals import wilson
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
@@ -202,13 +203,20 @@ def test_full_gradient_matches_finite_differences_and_bpda_is_straight_through(d
 
 # --- evaluation statistics -----------------------------------------------------------------------------------------
 
-def test_accuracy_interval_is_normal_interval_of_per_example_means() -> None:
+@pytest.mark.parametrize("k", [0, 1, 17, 79, 80])
+def test_accuracy_interval_is_scipys_wilson_interval(k: int) -> None:
+    acc = Accuracy(torch.tensor([[True] * k + [False] * (80 - k)]))
+    ref = stats.binomtest(k, 80).proportion_ci(confidence_level=0.95, method="wilson")
+    assert acc.ci() == pytest.approx((ref.low, ref.high), abs=1e-12)
+    assert acc.ci()[1] - acc.ci()[0] > 0.02  # never collapses at the ends, as the normal interval did
+
+
+def test_accuracy_over_draws_scores_each_example_by_its_mean() -> None:
     correct = torch.rand(4, 50, generator=torch.Generator().manual_seed(0)) < 0.6
     acc = Accuracy(correct)
     per_example = correct.float().mean(0).numpy()
-    half = 1.96 * stats.sem(per_example)
     assert acc.value == pytest.approx(per_example.mean())
-    assert acc.ci() == pytest.approx((per_example.mean() - half, per_example.mean() + half))
+    assert acc.ci() == pytest.approx(wilson(per_example.sum(), 50))
     assert acc.draw_std == pytest.approx(np.std(correct.float().mean(1).numpy(), ddof=1))
 
 
@@ -255,7 +263,7 @@ def test_sanity_checks_flag_what_they_should_and_not_noise() -> None:
 
 def test_digits_purification_transfer_and_adaptive_side_by_side(digits_ebm_path: Path, tmp_path: Path) -> None:
     settings = ["n=48", "linf_eps=0,0.1", "norms=linf", "steps=5", "eot=2", "draws=3", "purify_steps=3",
-                "default_baselines=false"]
+                "default_baselines=false", "square_queries=0"]
     with warnings.catch_warnings(record=True):
         run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", seed=SEED,
                         progress=False, model_name="cebm")
@@ -287,7 +295,7 @@ def test_digits_purification_transfer_and_adaptive_side_by_side(digits_ebm_path:
 def test_resumed_run_skips_finished_units_and_keeps_sanity(digits_ebm_path: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ["n=20", "linf_eps=0,0.1", "norms=linf", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=2",
-                "purify_steps=1", "default_baselines=false"]
+                "purify_steps=1", "default_baselines=false", "square_queries=5"]
     first = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False)
     before = {(r.metric, r.eval_set, r.model): r.value for r in first.records()}
     units = {r.extra["unit"] for r in first.records()}
@@ -329,6 +337,96 @@ def test_default_digits_baselines_are_trained_cached_and_attacked(digits_ebm_pat
                                    ("cebm", "none", "white-box"), ("cebm", "none", "transfer-from:classifier"),
                                    ("cebm", "none", "transfer-from:classifier-pgd")}
     assert len(list((tmp_path / "cache" / "models").glob("classifier-digits-*.safetensors"))) == 2
+
+
+# --- controls: the noise-only purification, the Square attack, identical outcomes ---------------------------------
+
+def test_noise_only_control_is_the_same_chain_without_the_energy_gradient(digits_ebm_path: Path) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, _ = _test_subset(6)
+    purification = Purification(steps=3, step_size=1.0, noise=0.05, grad_clip=1.0, radius=0.1, per_class=False)
+    control = PurifiedView(model, purification.control(), generator=make_generator(4, "cpu"))
+    assert purification.control().describe().startswith("noise-only(K=3, step=1, noise=0.05, clip=1.0, radius=0.1")
+    gen, z = make_generator(4, "cpu"), x.clone()
+    for _ in range(3):  # the control's chain by hand: noise, the data range, the box; no gradient at all
+        z = (z + 0.05 * torch.randn(z.shape, generator=gen)).clamp(0, 1)
+        z = torch.minimum(torch.maximum(z, x - 0.1), x + 0.1)
+    assert torch.allclose(control(x), model.logits(z), atol=1e-6)
+    energy = PurifiedView(model, purification, generator=make_generator(4, "cpu"))
+    assert not torch.allclose(energy(x), control(x), atol=1e-4)
+
+
+def test_control_rows_and_paired_gains_under_the_same_threat_models(digits_ebm_path: Path, tmp_path: Path) -> None:
+    settings = ["n=30", "linf_eps=0,0.1", "norms=linf", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=2",
+                "purify_steps=2", "default_baselines=false", "square_queries=0"]
+    run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
+                    seed=SEED, model_name="cebm")
+    got = _records(run)
+    for threat in ("transfer-from-classifier", "bpda+eot"):
+        assert ("cebm", "noise-only", threat, "linf", "0.1") in got
+        assert got[("cebm", "noise-only", threat, "linf", "0.1")].extra["purification"].startswith("noise-only(")
+    gains = _records(run, "purification_gain")
+    arrays = np.load(tmp_path / "run" / "per_example" / "linf@0.1.npz")
+    for threat in ("transfer-from-classifier", "bpda+eot"):
+        gain = gains[("cebm", "langevin-vs-noise-only", threat, "linf", "0.1")]
+        ours = arrays[f"cebm|langevin|{threat}"].astype(float).mean(0)
+        control = arrays[f"cebm|noise-only|{threat}"].astype(float).mean(0)
+        diff = ours - control
+        ref = stats.t.interval(0.95, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff)) if diff.std() else (
+            diff.mean(), diff.mean())
+        assert gain.value == pytest.approx(diff.mean()) and (gain.ci_low, gain.ci_high) == pytest.approx(ref)
+        assert gain.value == pytest.approx(got[("cebm", "langevin", threat, "linf", "0.1")].value
+                                           - got[("cebm", "noise-only", threat, "linf", "0.1")].value)
+    assert "Gain over the noise-only control" in (tmp_path / "run" / "robustness.md").read_text()
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.2), ("l2", 1.0)])
+def test_square_attack_equals_direct_torchattacks_call(digits_ebm_path: Path, norm: str, eps: float) -> None:
+    model = load_checkpoint(digits_ebm_path).model
+    x, y = _test_subset(12)
+    spec = AttackSpec(norm, eps, steps=20, step_size=0.0, kind="square")  # type: ignore[arg-type]
+    (ours,) = attack_batches(PlainView(model), x, y, spec, 10, SEED, False, 5, torch.device("cpu"))
+    ref_attack = torchattacks.Square(PlainView(model), norm="Linf" if norm == "linf" else "L2", eps=eps,
+                                     n_queries=20, seed=SEED)
+    ref = torch.cat([ref_attack(xb, yb) for xb, yb in zip(x.split(5), y.split(5), strict=True)])
+    assert torch.equal(ours, ref)
+    assert lp_distance(ours, x, norm).max().item() <= eps + 1e-5  # type: ignore[arg-type]
+    assert (PlainView(model)(ours).argmax(1) != y).sum() >= (PlainView(model)(x).argmax(1) != y).sum()
+
+
+def test_square_rows_on_the_purified_view(digits_ebm_path: Path, tmp_path: Path) -> None:
+    settings = ["n=12", "linf_eps=0.2", "l2_eps=1", "steps=2", "adaptive=", "draws=1", "purify_steps=1",
+                "default_baselines=false", "square_queries=10", "control=false"]
+    run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
+                    seed=SEED, model_name="cebm")
+    got = _records(run)
+    for norm, eps in (("linf", "0.2"), ("l2", "1")):
+        square = got[("cebm", "langevin", "square", norm, eps)]
+        assert square.extra["attack"] == "square" and square.extra["steps"] == 10
+        assert 0 <= square.value <= 1
+    assert not any(k[1] == "noise-only" for k in got)
+
+
+def test_adaptive_outcomes_identical_to_the_transfer_attack_are_flagged() -> None:
+    same = [1] * 12 + [0] * 8
+    o = [Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.1, "0.1", _acc(same, same)),
+         Outcome("m", "langevin", "bpda+eot", "linf", 0.1, "0.1", _acc(same, same)),
+         Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.2, "0.2", _acc(same, same)),
+         Outcome("m", "langevin", "bpda+eot", "linf", 0.2, "0.2", _acc(same, [0, *same[1:]])),
+         Outcome("m", "langevin", "transfer-from-classifier", "linf", 0.3, "0.3", _acc([0] * 20)),
+         Outcome("m", "langevin", "bpda+eot", "linf", 0.3, "0.3", _acc([0] * 20))]
+    counts, found = run_checks(o, {})
+    flagged = [(w["epsilon_label"]) for w in found if w["check"] == "adaptive_equals_transfer"]
+    assert flagged == ["0.1"] and counts["adaptive_equals_transfer"] == 3
+    assert "under-powered" in next(w["message"] for w in found if w["check"] == "adaptive_equals_transfer")
+
+
+def test_a_gradient_free_attack_beating_the_white_box_ones_means_masked_gradients() -> None:
+    o = [Outcome("m", "langevin", "bpda+eot", "linf", 0.1, "0.1", _acc([1] * 30 + [0] * 10)),
+         Outcome("m", "langevin", "square", "linf", 0.1, "0.1", _acc([1] * 5 + [0] * 35))]
+    _, found = run_checks(o, {})
+    assert [(w["check"], w["threat_model"]) for w in found] == [("masked_gradients", "bpda+eot")]
+    assert "gradient-free" in found[0]["message"]
 
 
 # --- options -------------------------------------------------------------------------------------------------------
