@@ -215,7 +215,8 @@ class OODSuite(Suite):
             ood_report.write_scores(path, set_name, scores_in, scores_out)
         estimates = distributed.on_main(lambda: {
             col: ood_metrics.evaluate(scores_in[col], scores_out[col], self.options.bootstrap,
-                                      _seed(ctx.seed, col, set_name)) for col in scores_in})
+                                      _seed(ctx.seed, col, "in-distribution"),
+                                      seed_out=_seed(ctx.seed, col, set_name)) for col in scores_in})
         if not ctx.is_done(unit):
             n_out = len(next(iter(scores_out.values())))
             ctx.commit(unit, self._set_records(ctx, ood, set_name, estimates, len(next(iter(scores_in.values()))),

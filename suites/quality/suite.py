@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +88,8 @@ class QualityOptions:
     reference_rows: bool = option(True, help="also score the held-out split and uniform noise (floor and ceiling)")
     noise_n: int | None = option(None, help="uniform-noise images of the reference row (none: the held-out size)")
     cache: bool = option(True, help="reuse samples and reference features from the content-keyed cache")
+    seeds: int = option(1, help="draw each step budget's samples with this many seeds (seed, seed + 1, ...) and "
+                                "report each metric's mean with a Student-t 95% interval over them")
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRICS]
@@ -98,7 +100,7 @@ class QualityOptions:
         for key in ("n", "noise_n", "kid_subset_size"):
             if getattr(self, key) is not None and getattr(self, key) < 2:
                 raise ValueError(f"{key} must be at least 2")
-        check_ranges(self, at_least_one=("batch_size", "buffer_size", "isc_splits", "kid_subsets"),
+        check_ranges(self, at_least_one=("batch_size", "buffer_size", "isc_splits", "kid_subsets", "seeds"),
                      non_negative=("rounds",))
         if not 0 <= self.reinit <= 1:
             raise ValueError("reinit must lie in [0, 1]")
@@ -269,34 +271,10 @@ class QualitySuite(Suite):
 
     def _sample_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference,
                      steps: int) -> list[Record]:
-        """Draw (or reuse) one budget's samples, stream them through the extractor, score them."""
+        """One budget's records: scored samples of every seed, averaged with a t interval when several."""
         plan = self._plan(setup, steps)
-        collector = FeatureCollector(setup.extractor, module, ctx.device)
-        path = ctx.run.file(f"samples/steps-{steps}.npy")
-        key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": ctx.seed,
-               "stored": _stored_digest(ctx.model) if plan.buffer_start == "stored" else None,
-               "plan": asdict(plan), "device": ctx.device.type, "dataset": ctx.dataset}
-        cache = SampleCache(ctx.cache_dir / "quality")
-        tic = time.perf_counter()
-        trace = cache.get(key, path) if self.options.cache else None
-        if not distributed.all_true(trace is not None):
-            trace = self._draw(ctx, plan, collector, path)
-            if self.options.cache and distributed.is_main():
-                cache.put(key, path, trace)
-        else:
-            images, _ = read_samples(path)
-            for start in range(0, len(images), 1024):
-                collector.add(torch.from_numpy(np.array(images[start:start + 1024])))
-        total = time.perf_counter() - tic
-        _write_json(ctx.run.file(f"traces/steps-{steps}.json"), trace)
-        tic = time.perf_counter()
-        values = distributed.on_main(lambda: compute_metrics(
-            collector.features(), reference, self.options.metrics, setup.extractor.layers,
-            self._settings(ctx, setup.kid_samples)))
-        setup.timings[f"steps-{steps}"] = {"n": plan.n, "sampling_s": total - collector.seconds,
-                                           "features_s": collector.seconds,
-                                           "metrics_s": time.perf_counter() - tic}
-        _write_json(ctx.run.file("timings.json"), setup.timings)
+        per_seed = [self._score_seed(ctx, setup, module, reference, plan, ctx.seed + i)
+                    for i in range(self.options.seeds)]
         extra = {"steps": steps, "protocol": plan.protocol, "chain_steps": plan.chain_steps(),
                  "step_size": plan.sampler.step_size, "noise": plan.sampler.noise,
                  "grad_clip": plan.sampler.grad_clip,
@@ -304,9 +282,60 @@ class QualitySuite(Suite):
         if plan.protocol == "buffer":
             extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size,
                          buffer_start=plan.buffer_start)
-        return self._records(ctx, setup, "samples", values, plan.n, extra)
+        if len(per_seed) == 1:
+            return self._records(ctx, setup, "samples", per_seed[0], plan.n, extra)
+        return self._seed_records(ctx, setup, per_seed, plan.n, extra)
 
-    def _draw(self, ctx: SuiteContext, plan: SamplingPlan, collector: FeatureCollector, path: Path) -> dict:
+    def _seed_records(self, ctx: SuiteContext, setup: Setup, per_seed: list[dict[str, float]], n: int,
+                      extra: dict[str, Any]) -> list[Record]:
+        """Each metric's mean over seeds with its Student-t 95% interval; the per-seed values in ``extra``."""
+        from ebmbench.intervals import t_interval
+
+        means, intervals = {}, {}
+        for metric in per_seed[0]:
+            mean, low, high = t_interval([values[metric] for values in per_seed])
+            means[metric], intervals[metric] = mean, (low, high)
+        seeds = [ctx.seed + i for i in range(len(per_seed))]
+        return [replace(r, ci_low=intervals[r.metric][0], ci_high=intervals[r.metric][1],
+                        extra={**r.extra, "seeds": seeds, "per_seed": [v[r.metric] for v in per_seed],
+                               "interval": "student-t over seeds"})
+                for r in self._records(ctx, setup, "samples", means, n, extra)]
+
+    def _score_seed(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference, plan: SamplingPlan,
+                    seed: int) -> dict[str, float]:
+        """Draw (or reuse) one seed's samples, stream them through the extractor, score them."""
+        steps = plan.steps
+        collector = FeatureCollector(setup.extractor, module, ctx.device)
+        suffix = "" if seed == ctx.seed else f"-seed{seed}"
+        path = ctx.run.file(f"samples/steps-{steps}{suffix}.npy")
+        key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": seed,
+               "stored": _stored_digest(ctx.model) if plan.buffer_start == "stored" else None,
+               "plan": asdict(plan), "device": ctx.device.type, "dataset": ctx.dataset}
+        cache = SampleCache(ctx.cache_dir / "quality")
+        tic = time.perf_counter()
+        trace = cache.get(key, path) if self.options.cache else None
+        if not distributed.all_true(trace is not None):
+            trace = self._draw(ctx, plan, collector, path, seed)
+            if self.options.cache and distributed.is_main():
+                cache.put(key, path, trace)
+        else:
+            images, _ = read_samples(path)
+            for start in range(0, len(images), 1024):
+                collector.add(torch.from_numpy(np.array(images[start:start + 1024])))
+        total = time.perf_counter() - tic
+        _write_json(ctx.run.file(f"traces/steps-{steps}{suffix}.json"), trace)
+        tic = time.perf_counter()
+        values = distributed.on_main(lambda: compute_metrics(
+            collector.features(), reference, self.options.metrics, setup.extractor.layers,
+            self._settings(ctx, setup.kid_samples)))
+        setup.timings[f"steps-{steps}{suffix}"] = {"n": plan.n, "sampling_s": total - collector.seconds,
+                                                   "features_s": collector.seconds,
+                                                   "metrics_s": time.perf_counter() - tic}
+        _write_json(ctx.run.file("timings.json"), setup.timings)
+        return values
+
+    def _draw(self, ctx: SuiteContext, plan: SamplingPlan, collector: FeatureCollector, path: Path,
+              seed: int) -> dict:
         """Sample into ``path`` (uint8, unit by unit) while the collector extracts features.
 
         Under torchrun every process draws and extracts its share of the units; each round's results are
@@ -319,7 +348,7 @@ class QualitySuite(Suite):
         trace = EnergyTrace()
 
         def compute(unit: int) -> tuple[list, EnergyTrace]:
-            batches, part = draw_unit(ctx.model, plan, ctx.device, ctx.seed, unit)
+            batches, part = draw_unit(ctx.model, plan, ctx.device, seed, unit)
             done = []
             for x, y in batches:
                 images = to_uint8(x, info.value_range).cpu()

@@ -97,13 +97,17 @@ def test_robustness_table_shows_every_number_of_a_real_suite_run(tiny_cond_ebm_p
     table = robustness_table(with_spread(load_runs([run.path]).frame), load_published())
     rows = {tuple(r.labels): r for r in table.rows}
     accuracies = [r for r in run.records() if r.metric in ("clean_accuracy", "robust_accuracy")]
-    assert {r.extra["defense"] for r in accuracies} == {"none", "langevin"}
+    assert {r.extra["defense"] for r in accuracies} == {"none", "langevin", "noise-only"}
+
+    def defense_of(column: str) -> str:
+        return next((d for d in ("langevin", "noise-only") if f"[{d}" in column), "none")
+
     for r in accuracies:
         parts = [p for p in (r.extra["defense"], r.extra["threat_model"]) if p not in ("none", "clean")]
         columns = ([f"{r.model} [{', '.join(parts)}] (ours)" if parts else f"{r.model} (ours)"]
                    if r.metric == "robust_accuracy" else
                    [c for c in table.columns if c.startswith(r.model) and c.endswith("(ours)")
-                    and (r.extra["defense"] == "langevin") == ("langevin" in c)])
+                    and defense_of(c) == r.extra["defense"]])
         row = rows[("clean", "") if r.metric == "clean_accuracy" else ("linf", epsilon_text(r.extra["epsilon"]))]
         assert columns, r
         for column in columns:

@@ -149,6 +149,22 @@ def test_intervals_cover_the_population_value_about_95_percent_of_the_time() -> 
     assert all(0.87 <= c <= 0.99 for c in coverage.values()), coverage
 
 
+def test_average_interval_covers_the_mean_population_auroc_about_95_percent_of_the_time() -> None:
+    """The quickstart's bootstrap (200 median-shifted percentile resamples) for the mean AUROC over three sets
+    of known AUROC Phi((1 - m) / sqrt(2)) for OOD N(m, 1) against in-distribution N(1, 1)."""
+    rng = np.random.default_rng(1)
+    shifts, sims = (0.0, 0.5, -1.0), 300
+    truth = float(np.mean([norm.cdf((1 - m) / np.sqrt(2)) for m in shifts]))
+    hits = 0
+    for i in range(sims):
+        scores_in = rng.normal(1, 1, 80)  # one in-distribution set shared by every OOD set, as in the suite
+        sets = [ood_metrics.evaluate(scores_in, rng.normal(m, 1, 100), 200, seed=i, seed_out=10 * i + j)["auroc"]
+                for j, m in enumerate(shifts)]
+        low, high = ood_metrics.average(sets).ci
+        hits += low <= truth <= high
+    assert 0.90 <= hits / sims <= 0.99, hits / sims
+
+
 def test_average_is_the_mean_over_sets_with_an_interval_around_it() -> None:
     rng = np.random.default_rng(3)
     sets = [ood_metrics.evaluate(rng.normal(1, 1, 60), rng.normal(m, 1, 60), 200, seed=i)["auroc"]

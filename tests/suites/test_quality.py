@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.stats
 import torch
 import torch_fidelity
 from click.testing import CliRunner
@@ -151,6 +152,17 @@ def test_same_seed_same_numbers_and_n_changes_only_sample_rows(dummy_ckpt: Path,
     other_seed = run(dummy_ckpt, tmp_path / "seed1", *FAST, "steps=4", "reference_rows=false", cache=tmp_path / "c",
                      seed=1)
     assert rows(other_seed, "samples", 4)["fid"].value != rows(dummy_run, "samples", 4)["fid"].value
+
+
+def test_several_seeds_give_the_mean_and_a_t_interval(dummy_ckpt: Path, cache: Path, tmp_path: Path) -> None:
+    settings = (*FAST, "steps=4", "reference_rows=false", "metrics=fid")
+    single = [rows(run(dummy_ckpt, tmp_path / f"s{k}", *settings, cache=cache, seed=k), "samples", 4)["fid"].value
+              for k in range(3)]
+    many = rows(run(dummy_ckpt, tmp_path / "many", *settings, "seeds=3", cache=cache), "samples", 4)["fid"]
+    ref = scipy.stats.t.interval(0.95, 2, loc=np.mean(single), scale=scipy.stats.sem(single))
+    assert many.value == pytest.approx(np.mean(single)) and (many.ci_low, many.ci_high) == pytest.approx(ref)
+    assert many.extra["per_seed"] == pytest.approx(single) and many.extra["seeds"] == [0, 1, 2]
+    assert len(set(single)) == 3
 
 
 def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, cache: Path, tmp_path: Path,
