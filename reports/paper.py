@@ -24,8 +24,8 @@ from ebmbench.reports.published import mark, source_notes
 # Our metric first (its spec gives the header and direction), then the names published tables use for it.
 IS_NAMES: tuple[str, ...] = ("inception_score", "is", "isc")
 FID_NAMES: tuple[str, ...] = ("fid",)
-OOD_SET_ORDER: tuple[str, ...] = ("svhn", "textures", "constant", "uniform", "interp", "cifar100", "celeba")
-SET_ALIASES: dict[str, str] = {"dtd": "textures"}
+OOD_SET_ORDER: tuple[str, ...] = ("svhn", "dtd", "constant", "uniform", "interp", "cifar100", "celeba")
+PUBLISHED_SETS: dict[str, str] = {"textures": "dtd"}  # the papers' set names -> the suite's
 OURS = "ours"
 
 
@@ -65,10 +65,11 @@ def ood_tables(frame: pd.DataFrame, published: pd.DataFrame) -> list[Table]:
     ours = _records(frame, "ood", ("auroc",))
     theirs = _published(published, "ood", ("auroc",))
     datasets = list(dict.fromkeys([*ours["dataset"], *theirs["dataset"]]))
-    return [_ood_table(d, ours[ours["dataset"] == d], theirs[theirs["dataset"] == d]) for d in datasets]
+    return [_ood_table(d, ours[ours["dataset"] == d], theirs[theirs["dataset"] == d],
+                       sorted(set(ours["dataset"]) - {d})) for d in datasets]
 
 
-def _ood_table(dataset: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> Table:
+def _ood_table(dataset: str, ours: pd.DataFrame, theirs: pd.DataFrame, elsewhere: list[str]) -> Table:
     columns: dict[str, dict[str, Cell]] = {}
     for (model, score, seed, run), recs in _group(ours, ("model", "score", "seed", "run")).items():
         label = model + (f" [{score}]" if score is not None else "")
@@ -87,16 +88,19 @@ def _ood_table(dataset: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> Table:
         mark_best(row)
         table.rows.append(row)
     table.notes = ["bold: best in row. Each source's average is its own (the paper's over its five sets, ours over "
-                   "the sets our suite ran).", *source_notes(theirs), *_missing_note(ours, "ood")]
+                   "the sets our suite ran).", "OOD sets carry the suite's names: the papers' \"textures\" is dtd, "
+                   f"their \"{dataset}-interp\" is interp:{dataset}.", *source_notes(theirs),
+                   *_missing_note(ours, "ood", dataset, elsewhere)]
     return table
 
 
 def _set_name(eval_set: Any, dataset: str) -> str:
-    """Our set names on the paper's terms (dtd is the paper's "textures"; interp is "<dataset>-interp")."""
-    name = SET_ALIASES.get(str(eval_set), str(eval_set))
-    if name == "interp" or name == f"interp:{dataset}":  # the suite names the set interp:<dataset>
-        return f"{dataset}-interp"
-    return name
+    """Every OOD set under the suite's own name, as in every other table: the papers' "textures" is ``dtd`` and
+    their "<dataset>-interp" is ``interp:<dataset>``."""
+    name = str(eval_set)
+    if name in ("interp", f"{dataset}-interp"):
+        return f"interp:{dataset}"
+    return PUBLISHED_SETS.get(name, name)
 
 
 def _ordered_sets(names: set[str], dataset: str) -> list[str]:
@@ -261,5 +265,13 @@ def _unique_label(label: str, run: Any, taken: dict[str, Any]) -> str:
     return label if label not in taken else f"{label} {run}"
 
 
-def _missing_note(ours: pd.DataFrame, suite: str) -> list[str]:
-    return [] if not ours.empty else [f"No {suite} runs among the inputs: published numbers only."]
+def _missing_note(ours: pd.DataFrame, suite: str, dataset: str | None = None,
+                  elsewhere: list[str] | None = None) -> list[str]:
+    """Say that a table holds published numbers only, naming the dataset (and where our runs are instead)."""
+    if not ours.empty:
+        return []
+    if dataset is None:
+        return [f"No {suite} runs among the inputs: published numbers only."]
+    where = f" (ours are on {', '.join(elsewhere)})" if elsewhere else ""
+    return [f"No {suite} runs on {dataset} among the inputs{where}: published numbers only."]
+

@@ -49,18 +49,31 @@ def test_ood_table_sets_rows_models_columns_published_beside_ours(cifar_runs: li
     frame = with_spread(load_runs(cifar_runs).frame)
     (table,) = ood_tables(frame, load_published())
     assert table.columns[0] == "ebm [-E(x)] (ours)"
-    assert "EBM (unconditional) [du2019igebm]" in table.columns and "JEM [grathwohl2019jem]" in table.columns
+    ebm_label = "EBM (conditional, min over labels) [du2019igebm]"  # the paper's OOD column
+    assert ebm_label in table.columns and "JEM [grathwohl2019jem]" in table.columns
     rows = {r.labels[0]: r for r in table.rows}
-    assert list(rows)[:5] == ["svhn", "textures", "constant", "uniform", "cifar10-interp"]
+    assert list(rows)[:5] == ["svhn", "dtd", "constant", "uniform", "interp:cifar10"]  # the suite's names
     assert list(rows)[-1] == "average"
-    ours = rows["textures"].cells[0]
-    assert (ours.value, ours.mark) == (0.51, "")  # our dtd set shown as the paper's "textures"
-    ebm = table.columns.index("EBM (unconditional) [du2019igebm]")
+    ours = rows["dtd"].cells[0]
+    assert (ours.value, ours.mark) == (0.51, "")
+    ebm = table.columns.index(ebm_label)
+    assert rows["dtd"].cells[ebm].value == 0.48  # the paper's "textures" row, under the suite's name
     assert (rows["svhn"].cells[ebm].value, rows["svhn"].cells[ebm].mark) == (0.63, "")  # confirmed
     assert (rows["constant"].cells[ebm].value, rows["constant"].cells[ebm].mark) == (0.30, "†")  # unconfirmed
     assert (rows["average"].cells[ebm].value, rows["average"].cells[ebm].mark) == (0.62, "†")
-    assert rows["cifar10-interp"].cells[0].value == 0.72
+    assert rows["interp:cifar10"].cells[0].value == 0.72 and rows["interp:cifar10"].cells[ebm].value == 0.70
     assert any("unconfirmed" in n for n in table.notes) and any("du2019igebm" in n for n in table.notes)
+
+
+def test_a_dataset_without_our_runs_says_which_and_where_ours_are(make_run, record) -> None:
+    digits = [record(dataset="digits", eval_set="interp:digits", value=0.8, extra={"score": "-E(x)"})]
+    frame = with_spread(load_runs([make_run("ood", digits)]).frame)
+    tables = {t.title: t for t in ood_tables(frame, load_published())}
+    cifar = tables["OOD detection AUROC ↑, in-distribution cifar10"]
+    assert "No ood runs on cifar10 among the inputs (ours are on digits): published numbers only." in cifar.notes
+    ours = tables["OOD detection AUROC ↑, in-distribution digits"]
+    assert not any(n.startswith("No ood runs") for n in ours.notes)
+    assert ours.rows[0].labels[0] == "interp:digits"
 
 
 def test_quality_table_lists_ours_then_published_with_sources(cifar_runs: list[Path]) -> None:
@@ -128,7 +141,7 @@ def test_paper_markdown_and_latex_render_published_marks(cifar_runs: list[Path],
     md = md_tables(markdown_tables(tables))
     header, rows = md["OOD detection AUROC ↑, in-distribution cifar10"]
     constant = next(r for r in rows if r[0] == "constant")
-    assert constant[header.index("EBM (unconditional) [du2019igebm]")] == "**0.30**†"
+    assert constant[header.index("EBM (conditional, min over labels) [du2019igebm]")] == "**0.30**†"
 
 
 def test_paper_command_writes_document_and_curves(cifar_runs: list[Path], tmp_path: Path, balanced_latex) -> None:
