@@ -213,7 +213,7 @@ def run_health(suite: Any, ctx: Any, plan: Any = None) -> list[Check]:
         if c.fired:
             warnings.warn(f"model health ({c.name}): {ctx.model_name}: {c.message}", HealthWarning, stacklevel=2)
     atomic_write_text(ctx.run.file("health.json"), json.dumps([c.to_json() for c in checks], indent=2) + "\n")
-    ctx.commit("health", [suite.record(ctx, f"health_{c.name}", float(c.fired), "test", n=len(data),
+    ctx.commit("health", [suite.record(ctx, f"health_{c.name}", float(c.fired), "model-health", n=len(data),
                                        passed=not c.fired, message=c.message if c.fired else "",
                                        **{k: _finite(v) for k, v in c.figures.items()}) for c in checks])
     return checks

@@ -80,7 +80,9 @@ def dummy_run(dummy_ckpt: Path, cache: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def test_rows_name_the_extractor_and_bracket_samples_with_real_and_noise(dummy_run: RunDir) -> None:
-    records = dummy_run.records()
+    records = [r for r in dummy_run.records() if r.eval_set != "model-health"]  # the runner's health records
+    assert {r.metric for r in dummy_run.records() if r.eval_set == "model-health"} == {
+        "health_flat_energy", "health_chain_static", "health_chain_diverge", "health_chain_clamp"}
     sha = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
     assert {r.extra["extractor"] for r in records} == {"digits-cnn"}
     assert {r.extra["extractor_sha256"] for r in records} == {sha}
