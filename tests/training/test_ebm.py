@@ -32,8 +32,10 @@ def test_training_lowers_data_energy_relative_to_noise(tmp_path: Path) -> None:
     assert ckpt.training["step"] == 40 and len(ckpt.state["state.buffer.images"]) > 0
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    full = load_checkpoint(_train(tmp_path / "full.safetensors", iterations=6, checkpoint_every=3))
+@pytest.mark.parametrize("recipe", [{}, {"conditional": True, "ce_coeff": 1.0}])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     recipe: dict) -> None:
+    full = load_checkpoint(_train(tmp_path / "full.safetensors", iterations=6, checkpoint_every=3, **recipe))
     part = tmp_path / "part.safetensors"
     import ebmbench.training.ebm as ebm_training
 
@@ -46,15 +48,39 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(ebm_training, "_check_divergence", interrupt_at_step_4)
     with pytest.raises(KeyboardInterrupt):
-        _train(part, iterations=6, checkpoint_every=3)
+        _train(part, iterations=6, checkpoint_every=3, **recipe)
     assert load_checkpoint(part).training["step"] == 3
     monkeypatch.setattr(ebm_training, "_check_divergence", real_check)
     with pytest.raises(EbmbenchError, match=r"different config \(iterations 6 -> 7\)"):
-        _train(part, resume=True, iterations=7, checkpoint_every=3)
-    resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3))
+        _train(part, resume=True, iterations=7, checkpoint_every=3, **recipe)
+    resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3, **recipe))
     assert resumed.training["step"] == 6
     for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+def test_cross_entropy_term_needs_labels_and_adds_to_the_loss(tmp_path: Path) -> None:
+    """``ce_coeff`` adds ce_coeff x cross-entropy of the logits -E(x, y) to the contrastive loss (JEM's hybrid)."""
+    import ebmbench.training.ebm as ebm_training
+    from ebmbench.replay_buffer import ReplayBuffer
+    from ebmbench.sampler import make_generator
+
+    with pytest.raises(ValueError, match="conditional"):
+        Config(ce_coeff=1.0)
+    x, y = load_dataset("digits", "train").tensors(32, seed=0)
+    losses = {}
+    for coeff in (0.0, 2.0):
+        config = Config(**{**FAST, "conditional": True, "ce_coeff": coeff})
+        torch.manual_seed(0)
+        model = ebm_training.build(config, ((1, 8, 8), 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        if coeff:
+            with torch.no_grad():
+                expected_ce = torch.nn.functional.cross_entropy(-model.energy_all_classes(x), y).item()
+        buffer = ReplayBuffer(64, (1, 8, 8), 10, 0.05)
+        losses[coeff] = ebm_training._train_step(model, opt, buffer, config, x, y, make_generator(0, "cpu"),
+                                                 make_generator(1, "cpu"))["loss"]
+    assert losses[2.0] - losses[0.0] == pytest.approx(2.0 * expected_ce, rel=1e-5)
 
 
 def test_resume_with_a_generator_state_from_another_device_type_reseeds_with_a_warning(
