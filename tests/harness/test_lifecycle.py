@@ -50,7 +50,8 @@ def life(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_prepare_runs_before_the_run_directory_opens_and_hands_its_plan_to_run(life, dummy_path, tmp_path) -> None:
     run = run_suite("life", dummy_path, tmp_path / "run", device="cpu", progress=False)
     assert CALLS == [("prepare", False), ("run", {"token": 42})]
-    assert [r.higher_is_better for r in run.records()] == [True]
+    assert [r.higher_is_better for r in run.records() if r.eval_set != "model-health"] == [True]
+    assert {r.metric for r in run.records() if r.eval_set == "model-health"} >= {"health_flat_energy"}  # runner
 
 
 def test_a_refusal_in_prepare_leaves_nothing_behind(life, dummy_path, tmp_path) -> None:
