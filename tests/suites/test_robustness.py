@@ -344,7 +344,8 @@ def test_default_digits_baselines_are_trained_cached_and_attacked(digits_ebm_pat
 def test_noise_only_control_is_the_same_chain_without_the_energy_gradient(digits_ebm_path: Path) -> None:
     model = load_checkpoint(digits_ebm_path).model
     x, _ = _test_subset(6)
-    purification = Purification(steps=3, step_size=1.0, noise=0.05, grad_clip=1.0, radius=0.1, per_class=False)
+    purification = Purification(steps=3, sampler=LangevinOptions(step_size=1.0, noise=0.05, grad_clip=1.0),
+                                radius=0.1, per_class=False)
     control = PurifiedView(model, purification.control(), generator=make_generator(4, "cpu"))
     assert purification.control().describe().startswith("noise-only(K=3, step=1, noise=0.05, clip=1.0, radius=0.1")
     gen, z = make_generator(4, "cpu"), x.clone()
