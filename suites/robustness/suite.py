@@ -22,8 +22,10 @@ and are written to ``warnings.json`` and as ``sanity_*`` records. The run direct
 ``robustness.md`` (the table), ``robustness_curves.png`` and ``per_example/`` (correctness per example and
 draw, which the sanity checks of a resumed run read back).
 
-The purification defaults follow the reference code (step size 10, noise 0.005, a box of 8/255 around the
-input; gradients clipped at 0.01 as in training) with K = 10 steps. The default attack budget (20 PGD steps,
+The purification uses the shared sampler's defaults (those the EBM is trained with) within a box of 8/255
+around the input (0.1 for small images), K = 10 steps; the reference code's are step size 10, noise 0.005,
+gradients clipped at 0.01 (``sampler.step_size=10 sampler.noise=0.005 sampler.grad_clip=0.01``).
+The default attack budget (20 PGD steps,
 EOT 4, 5 draws, unrolled ``full`` attack) is sized for a GPU; on a CPU start from the ``quickstart`` settings.
 """
 
