@@ -39,6 +39,7 @@ nav a { margin-right: 1em; }
 caption { text-align: left; padding: 0.3em 0.65em; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 0.28em 0.65em; border-bottom: 1px solid #eaeef2; white-space: nowrap; text-align: left; }
+#summary th, #summary td { padding: 0.1em 0.65em; line-height: 1.3; }  /* the summary fits the first screen */
 thead th { background: #f6f8fa; border-bottom: 2px solid #8c959f; position: sticky; top: 0; }
 th.sortable { cursor: pointer; user-select: none; }
 th.sortable::after { content: " \\2195"; color: #8c959f; font-size: 0.8em; }
