@@ -80,6 +80,11 @@ class Qualifier:
     place: Literal["row", "column", "setting"] = "row"
     must_agree: bool = False
 
+    def __post_init__(self) -> None:
+        if self.must_agree and self.place == "setting":
+            raise ValueError(f"qualifier {self.key!r}: must_agree needs place 'row' or 'column' (compare matches "
+                             "records on the keys that reports' tables carry; a 'setting' is shown only)")
+
     @property
     def header(self) -> str:
         return self.label or self.key

@@ -96,3 +96,9 @@ def test_a_declared_spec_reaches_summary_tolerances_and_report_meta(toy_spec: Su
     assert meta.headline("toy") == "gain"
     assert "temp" in meta.row_meta() and "probe" in meta.column_meta() and "net" in meta.comparability()
     assert meta.meta_label("temp") == "T"
+
+
+def test_a_setting_qualifier_cannot_be_one_that_compare_must_match() -> None:
+    with pytest.raises(ValueError, match="must_agree needs place"):
+        Qualifier("protocol", place="setting", must_agree=True)
+    assert Qualifier("extractor", place="row", must_agree=True).must_agree
