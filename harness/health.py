@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from ebmbench.models.base import Model
-from ebmbench.sampler import LangevinConfig, langevin, make_generator, uniform_noise
+from ebmbench.sampler import LangevinConfig, box_projection, langevin, make_generator, uniform_noise, zero_energy
 from ebmbench.scoring import free_energy
 from ebmbench.spec import HEALTH_CHECKS
 
@@ -103,11 +103,11 @@ def chain_checks(model: Model, x0: torch.Tensor, probe: ChainProbe, y: torch.Ten
                  data: torch.Tensor) -> list[Check]:
     """Run the probe's chains from ``x0`` and their noise-only twins; ``chain_static``/``diverge``/``clamp``."""
     cfg = probe.config
-    project = _box(x0, probe.project_radius)
+    project = box_projection(x0, probe.project_radius)
     energy = _energy_fn(model, y)
     run = langevin(energy, x0, cfg, y, generator=make_generator(seed, x0.device), record=True, model=model,
                    project=project)
-    twin = langevin(_no_gradient, x0, cfg, y, generator=make_generator(seed, x0.device), project=project)
+    twin = langevin(zero_energy, x0, cfg, y, generator=make_generator(seed, x0.device), project=project)
     with torch.no_grad():
         e_end = energy(run.x, y).double().cpu()
     e_start = run.energies[0].double() if run.energies is not None else e_end
@@ -157,15 +157,6 @@ def _energy_fn(model: Model, y: torch.Tensor | None) -> Callable:
     return lambda x, labels: model.energy(x, labels if model.info.conditional else None)
 
 
-def _no_gradient(x: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
-    return (x * 0).flatten(1).sum(1)
-
-
-def _box(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    if radius is None:
-        return None
-    lo, hi = center - radius, center + radius
-    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
 
 
 def _finite(value: float) -> float | None:

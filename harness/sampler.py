@@ -226,6 +226,20 @@ def uniform_noise(n: int, shape: tuple[int, ...], value_range: tuple[float, floa
     return lo + (hi - lo) * torch.rand((n, *shape), generator=generator, device=device)
 
 
+def box_projection(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A ``project`` hook that keeps each chain within ``radius`` (L-inf) of ``center``; None for no box."""
+    if radius is None:
+        return None
+    lo, hi = center - radius, center + radius
+    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
+
+
+def zero_energy(x: torch.Tensor, _y: torch.Tensor | None = None) -> torch.Tensor:
+    """A constant energy whose gradient is zero but which autograd still runs through: a chain of it is noise
+    (and clamp/box) only, the control that separates what the energy does from what the noise does."""
+    return (x * 0).flatten(1).sum(1)
+
+
 def make_generator(seed: int, device: torch.device | str) -> torch.Generator:
     """A seeded generator on ``device`` so chains repeat on CPU and CUDA alike."""
     return torch.Generator(device=device).manual_seed(seed)

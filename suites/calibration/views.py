@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ebmbench.models.base import Capability, Model
-from ebmbench.sampler import LangevinConfig, langevin
+from ebmbench.sampler import LangevinConfig, box_projection, langevin
 from ebmbench.scoring import free_energy
 
 PAPER_RADIUS, SMALL_RADIUS = 8 / 255, 0.1  # the robustness suite's box: 8/255, or 0.1 under 32 pixels a side
@@ -71,20 +71,14 @@ def purified_logits(model: Model, x: torch.Tensor, p: Purification, generator: t
         labels = torch.arange(k, device=x.device).repeat(len(x))
         start = x.repeat_interleave(k, dim=0)
         out = langevin(model.energy, start, config, y=labels, generator=generator, model=model,
-                       project=_box(start, p.radius)).x
+                       project=box_projection(start, p.radius)).x
         with torch.no_grad():
             return -model.energy(out, labels).view(len(x), k)
     energy = (lambda z, _y: free_energy(model, z)) if model.info.conditional else (lambda z, _y: model.energy(z))
-    out = langevin(energy, x, config, generator=generator, model=model, project=_box(x, p.radius)).x
+    out = langevin(energy, x, config, generator=generator, model=model, project=box_projection(x, p.radius)).x
     with torch.no_grad():
         return model.logits(out)
 
-
-def _box(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    if radius is None:
-        return None
-    lo, hi = center - radius, center + radius
-    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
 
 
 def classifier_views(models: dict[str, Model], purification: Purification | None,

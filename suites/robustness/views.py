@@ -21,7 +21,7 @@ from torch import nn
 
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
-from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin
+from ebmbench.sampler import LangevinConfig, LangevinOptions, box_projection, langevin, zero_energy
 from ebmbench.scoring import free_energy
 
 Gradient = Literal["bpda", "full"]
@@ -104,9 +104,9 @@ class PurifiedView(nn.Module):
         unrolled = self.gradient == "full" and x.requires_grad
         start = x if unrolled else x.detach()
         cfg = self.purification.chain(self.model.info.value_range)
-        energy = energy if self.purification.energy else _no_energy
+        energy = energy if self.purification.energy else zero_energy
         out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
-                       project=_box(start, self.purification.radius), differentiable=unrolled).x
+                       project=box_projection(start, self.purification.radius), differentiable=unrolled).x
         return x, out, unrolled
 
     @staticmethod
@@ -121,16 +121,6 @@ class PurifiedView(nn.Module):
         return lambda x, _y: self.model.energy(x)
 
 
-def _no_energy(x: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
-    """A constant energy (zero gradient) that still lets autograd run: the noise-only control's chain."""
-    return (x * 0).flatten(1).sum(1)
-
-
-def _box(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    if radius is None:
-        return None
-    lo, hi = center - radius, center + radius
-    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
 
 
 def can_purify(model: Model) -> bool:
