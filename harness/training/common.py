@@ -4,6 +4,7 @@ optimizer and RNG state as tensors (so checkpoints stay pickle-free), and period
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,12 +14,13 @@ import torch
 
 from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ebmbench.data.base import ImageSet
-from ebmbench.errors import EbmbenchError
+from ebmbench.errors import DivergenceError, EbmbenchError
 from ebmbench.models.base import Model
 from ebmbench.seeds import mix
 
 if TYPE_CHECKING:
     from ebmbench.data.base import DataContext
+    from ebmbench.replay_buffer import ReplayBuffer
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,41 @@ def restore_generator(gen: torch.Generator, state: torch.Tensor, seed: int, step
         warnings.warn(f"{what}: the saved random state belongs to another device type; reseeded from seed and "
                       "step, so this resumed run will not match an uninterrupted one bit for bit", stacklevel=2)
         gen.manual_seed(mix(seed, step))
+
+
+def save_with_chains(req: TrainRequest, model: Model, config: Any, step: int, opt: torch.optim.Optimizer,
+                     buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator,
+                     metrics: dict[str, float]) -> None:
+    """``save_training`` for trainers with a replay buffer: the buffer and both random streams (Langevin
+    noise on the device, buffer draws on the CPU) go into the checkpoint, so a resumed run is bit-exact."""
+    state = {f"state.buffer.{k}": v for k, v in buffer.state().items()}
+    state["state.rng.sampler"] = gen.get_state()
+    state["state.rng.buffer"] = cpu_gen.get_state()
+    save_training(req, model, config, step, opt, state, metrics)
+
+
+def resume_with_chains(req: TrainRequest, family: str, config: Any, model: Model, opt: torch.optim.Optimizer,
+                       buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, noise: str) -> int:
+    """Restore what ``save_with_chains`` wrote (``noise`` names the sampler's stream in warnings); returns the
+    step to go on from, 0 when there is nothing to resume."""
+    ckpt = resume_from(req, family, config)
+    if ckpt is None:
+        return 0
+    model.load_state_dict(ckpt.model.state_dict())
+    restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
+    buffer.load_state({k.split(".")[-1]: v for k, v in ckpt.state.items() if k.startswith("state.buffer.")})
+    step = int(ckpt.training["step"])
+    restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, noise)
+    cpu_gen.set_state(ckpt.state["state.rng.buffer"])  # always a CPU generator
+    return step
+
+
+def check_divergence(metrics: dict[str, float], max_energy: float, step: int, out: Path, what: str,
+                     advice: str) -> None:
+    """Stop a contrastive run whose energies or loss left ``max_energy`` or became non-finite, naming the last
+    good checkpoint and what to change."""
+    worst = max(abs(metrics["e_pos"]), abs(metrics["e_neg"]), abs(metrics["loss"]))
+    if not math.isfinite(worst) or worst > max_energy:
+        kept = f"the last good checkpoint is {out}" if out.exists() else "no checkpoint was written yet"
+        raise DivergenceError(f"{what} diverged at step {step} (energies {metrics['e_pos']:.3g} / "
+                              f"{metrics['e_neg']:.3g}); {kept}; {advice}")

@@ -4,7 +4,6 @@ beta1 = 0, optional spectral normalisation, unconditional or class-conditional."
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ from tqdm.auto import tqdm
 
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.devices import seed_everything
-from ebmbench.errors import DivergenceError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
@@ -24,11 +22,10 @@ from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_gen
 from ebmbench.training.common import (
     Trainer,
     TrainRequest,
+    check_divergence,
     infinite_batches,
-    restore_generator,
-    restore_optimizer,
-    resume_from,
-    save_training,
+    resume_with_chains,
+    save_with_chains,
 )
 
 
@@ -84,6 +81,9 @@ def build(config: Config, data_info: tuple[tuple[int, int, int], int]) -> Energy
     return EnergyModel(info, net)
 
 
+DIVERGENCE_ADVICE = "lower lr or sampler.step_size, or raise l2_coeff"  # what a diverged run should change
+
+
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
     """Train (or resume) an EBM and write its checkpoint to ``req.out``; returns the path."""
     seed_everything(config.seed)
@@ -94,7 +94,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
                           config.reinit)
     gen = make_generator(config.seed, req.device)
     cpu_gen = make_generator(config.seed + 1, "cpu")
-    start = _resume(req, config, model, opt, buffer, gen, cpu_gen)
+    start = resume_with_chains(req, "ebm", config, model, opt, buffer, gen, cpu_gen, "Langevin noise")
     batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc="train ebm", disable=not req.progress, initial=start,
                total=config.iterations)
@@ -103,13 +103,13 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
         tic = time.perf_counter()
         _, x_pos, y_pos = next(batches)
         metrics = _train_step(model, opt, buffer, config, x_pos.to(req.device), y_pos.to(req.device), gen, cpu_gen)
-        _check_divergence(metrics, config, step, req.out)
+        check_divergence(metrics, config.max_energy, step, req.out, "training", DIVERGENCE_ADVICE)
         bar.set_postfix(loss=f"{metrics['loss']:.3f}", e_pos=f"{metrics['e_pos']:.2f}",
                         e_neg=f"{metrics['e_neg']:.2f}", img_s=f"{len(x_pos) / (time.perf_counter() - tic):.0f}")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
-            _save(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
+            save_with_chains(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
     if start >= config.iterations and not req.out.exists():
-        _save(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
+        save_with_chains(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
     return req.out
 
 
@@ -130,36 +130,6 @@ def _train_step(model: EnergyModel, opt: torch.optim.Optimizer, buffer: ReplayBu
     loss.backward()
     opt.step()
     return {"loss": loss.item(), "e_pos": e_pos.mean().item(), "e_neg": e_neg.mean().item()}
-
-
-def _check_divergence(metrics: dict[str, float], config: Config, step: int, out: Path) -> None:
-    worst = max(abs(metrics["e_pos"]), abs(metrics["e_neg"]), abs(metrics["loss"]))
-    if not math.isfinite(worst) or worst > config.max_energy:
-        kept = f"the last good checkpoint is {out}" if out.exists() else "no checkpoint was written yet"
-        raise DivergenceError(f"training diverged at step {step} (energies {metrics['e_pos']:.3g} / "
-                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or sampler.step_size, or raise l2_coeff")
-
-
-def _save(req: TrainRequest, model: EnergyModel, config: Config, step: int, opt: torch.optim.Optimizer,
-          buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, metrics: dict[str, float]) -> None:
-    state = {f"state.buffer.{k}": v for k, v in buffer.state().items()}
-    state["state.rng.sampler"] = gen.get_state()
-    state["state.rng.buffer"] = cpu_gen.get_state()
-    save_training(req, model, config, step, opt, state, metrics)
-
-
-def _resume(req: TrainRequest, config: Config, model: EnergyModel, opt: torch.optim.Optimizer,
-            buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator) -> int:
-    ckpt = resume_from(req, "ebm", config)
-    if ckpt is None:
-        return 0
-    model.load_state_dict(ckpt.model.state_dict())
-    restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
-    buffer.load_state({k.split(".")[-1]: v for k, v in ckpt.state.items() if k.startswith("state.buffer.")})
-    step = int(ckpt.training["step"])
-    restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, "Langevin noise")
-    cpu_gen.set_state(ckpt.state["state.rng.buffer"])  # always a CPU generator
-    return step
 
 
 TRAINER = Trainer("ebm", Config, train)

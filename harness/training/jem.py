@@ -18,7 +18,6 @@ sgld_steps=20 buffer_size=10000 warmup=1000 iterations=...``.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.devices import seed_everything
-from ebmbench.errors import DivergenceError, EbmbenchError
+from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.jem import JEM
 from ebmbench.models.networks import resolve_arch
@@ -41,11 +40,10 @@ from ebmbench.training.classifier import test_accuracy
 from ebmbench.training.common import (
     Trainer,
     TrainRequest,
+    check_divergence,
     infinite_batches,
-    restore_generator,
-    restore_optimizer,
-    resume_from,
-    save_training,
+    resume_with_chains,
+    save_with_chains,
 )
 
 INPUT_RANGE = (-1.0, 1.0)  # JEM's normalisation: (x - 0.5) / 0.5
@@ -121,6 +119,9 @@ def build(config: Config, shape: tuple[int, int, int], num_classes: int) -> JEM:
         raise EbmbenchError(f"cannot build the JEM: {exc}") from None
 
 
+DIVERGENCE_ADVICE = "lower lr or sampler.step_size, add warmup, or set l2_coeff"  # what a diverged run should change
+
+
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
     """Train (or resume) a JEM and write its checkpoint (with test accuracy) to ``req.out``."""
     seed_everything(config.seed)
@@ -131,7 +132,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, 0, config.reinit)
     gen = make_generator(config.seed, req.device)
     cpu_gen = make_generator(config.seed + 1, "cpu")
-    start = _resume(req, config, model, opt, buffer, gen, cpu_gen)
+    start = resume_with_chains(req, "jem", config, model, opt, buffer, gen, cpu_gen, "SGLD noise")
     batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc="train jem", disable=not req.progress, initial=start,
                total=config.iterations)
@@ -141,15 +142,15 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
         _, x, y = next(batches)
         _set_lr(opt, config, step)
         metrics = _train_step(model, opt, buffer, config, x.to(req.device), y.to(req.device), gen, cpu_gen, step)
-        _check_divergence(metrics, config, step, req.out)
+        check_divergence(metrics, config.max_energy, step, req.out, "JEM training", DIVERGENCE_ADVICE)
         bar.set_postfix(ce=f"{metrics['ce']:.3f}", e_pos=f"{metrics['e_pos']:.2f}", e_neg=f"{metrics['e_neg']:.2f}",
                         img_s=f"{len(x) / (time.perf_counter() - tic):.0f}")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
             metrics["test_accuracy"] = test_accuracy(model, ctx, config.dataset, req.device)
             model.train()
-            _save(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
+            save_with_chains(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
     if start >= config.iterations and not req.out.exists():
-        _save(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
+        save_with_chains(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
     model.eval()
     return req.out
 
@@ -183,37 +184,6 @@ def _train_step(model: JEM, opt: torch.optim.Optimizer, buffer: ReplayBuffer, co
     loss.backward()
     opt.step()
     return {"loss": loss.item(), "ce": ce.item(), "e_pos": e_pos.mean().item(), "e_neg": e_neg.mean().item()}
-
-
-def _check_divergence(metrics: dict[str, float], config: Config, step: int, out: Path) -> None:
-    worst = max(abs(metrics["e_pos"]), abs(metrics["e_neg"]), abs(metrics["loss"]))
-    if not math.isfinite(worst) or worst > config.max_energy:
-        kept = f"the last good checkpoint is {out}" if out.exists() else "no checkpoint was written yet"
-        raise DivergenceError(f"JEM training diverged at step {step} (energies {metrics['e_pos']:.3g} / "
-                              f"{metrics['e_neg']:.3g}); {kept}; lower lr or sampler.step_size, add warmup, or "
-                              "set l2_coeff")
-
-
-def _save(req: TrainRequest, model: JEM, config: Config, step: int, opt: torch.optim.Optimizer,
-          buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, metrics: dict[str, float]) -> None:
-    state = {f"state.buffer.{k}": v for k, v in buffer.state().items()}
-    state["state.rng.sampler"] = gen.get_state()
-    state["state.rng.buffer"] = cpu_gen.get_state()
-    save_training(req, model, config, step, opt, state, metrics)
-
-
-def _resume(req: TrainRequest, config: Config, model: JEM, opt: torch.optim.Optimizer, buffer: ReplayBuffer,
-            gen: torch.Generator, cpu_gen: torch.Generator) -> int:
-    ckpt = resume_from(req, "jem", config)
-    if ckpt is None:
-        return 0
-    model.load_state_dict(ckpt.model.state_dict())
-    restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
-    buffer.load_state({k.split(".")[-1]: v for k, v in ckpt.state.items() if k.startswith("state.buffer.")})
-    step = int(ckpt.training["step"])
-    restore_generator(gen, ckpt.state["state.rng.sampler"], config.seed, step, "SGLD noise")
-    cpu_gen.set_state(ckpt.state["state.rng.buffer"])
-    return step
 
 
 TRAINER = Trainer("jem", Config, train)

@@ -40,18 +40,18 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch
     part = tmp_path / "part.safetensors"
     import ebmbench.training.ebm as ebm_training
 
-    real_check = ebm_training._check_divergence
+    real_check = ebm_training.check_divergence
 
-    def interrupt_at_step_4(metrics, config, step, out):
+    def interrupt_at_step_4(metrics, limit, step, *rest):
         if step == 4:
             raise KeyboardInterrupt
-        real_check(metrics, config, step, out)
+        real_check(metrics, limit, step, *rest)
 
-    monkeypatch.setattr(ebm_training, "_check_divergence", interrupt_at_step_4)
+    monkeypatch.setattr(ebm_training, "check_divergence", interrupt_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         _train(part, iterations=6, checkpoint_every=3, **recipe)
     assert load_checkpoint(part).training["step"] == 3
-    monkeypatch.setattr(ebm_training, "_check_divergence", real_check)
+    monkeypatch.setattr(ebm_training, "check_divergence", real_check)
     with pytest.raises(EbmbenchError, match=r"different config \(iterations 6 -> 7\)"):
         _train(part, resume=True, iterations=7, checkpoint_every=3, **recipe)
     resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3, **recipe))
@@ -90,18 +90,18 @@ def test_resume_with_a_generator_state_from_another_device_type_reseeds_with_a_w
     type (the model cache resumes whatever it finds) must resume, not crash."""
     import ebmbench.training.ebm as ebm_training
 
-    real_check = ebm_training._check_divergence
+    real_check = ebm_training.check_divergence
 
-    def interrupt_at_step_4(metrics, config, step, out):
+    def interrupt_at_step_4(metrics, limit, step, *rest):
         if step == 4:
             raise KeyboardInterrupt
-        real_check(metrics, config, step, out)
+        real_check(metrics, limit, step, *rest)
 
     part = tmp_path / "part.safetensors"
-    monkeypatch.setattr(ebm_training, "_check_divergence", interrupt_at_step_4)
+    monkeypatch.setattr(ebm_training, "check_divergence", interrupt_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         _train(part, iterations=6, checkpoint_every=3)
-    monkeypatch.setattr(ebm_training, "_check_divergence", real_check)
+    monkeypatch.setattr(ebm_training, "check_divergence", real_check)
     tensors = load_file(str(part))
     tensors["state.rng.sampler"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA generator's state
     save_file(tensors, str(part), metadata={"ebmbench": json.dumps(read_header(part))})

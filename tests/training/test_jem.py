@@ -50,18 +50,18 @@ def test_interrupted_run_resumes_bit_exact(tmp_path: Path, monkeypatch: pytest.M
     part = tmp_path / "part.safetensors"
     import ebmbench.training.jem as jem_training
 
-    real_check = jem_training._check_divergence
+    real_check = jem_training.check_divergence
 
-    def interrupt_at_step_4(metrics, config, step, out):
+    def interrupt_at_step_4(metrics, limit, step, *rest):
         if step == 4:
             raise KeyboardInterrupt
-        real_check(metrics, config, step, out)
+        real_check(metrics, limit, step, *rest)
 
-    monkeypatch.setattr(jem_training, "_check_divergence", interrupt_at_step_4)
+    monkeypatch.setattr(jem_training, "check_divergence", interrupt_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         _train(part, iterations=6, checkpoint_every=3)
     assert load_checkpoint(part).training["step"] == 3
-    monkeypatch.setattr(jem_training, "_check_divergence", real_check)
+    monkeypatch.setattr(jem_training, "check_divergence", real_check)
     with pytest.raises(EbmbenchError, match=r"different config \(iterations 6 -> 7\)"):
         _train(part, resume=True, iterations=7, checkpoint_every=3)
     resumed = load_checkpoint(_train(part, resume=True, iterations=6, checkpoint_every=3))
