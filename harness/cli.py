@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -59,9 +59,26 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _usage_error(exc: click.UsageError) -> NoReturn:
+    where = exc.ctx.command_path if exc.ctx is not None else "ebmbench"
+    message = " ".join(exc.format_message().split())
+    click.echo(f"error: {message} (see `{where} --help`)", err=True)
+    sys.exit(2)
+
+
 class Main(click.Group):
     """Turns EbmbenchError into one line on stderr and its exit code; Ctrl-C into a resumable stop; warnings
     into one line without Python's file:line prefix."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """The top level's own options (``ebmbench --bogus``) refused in one line, like a subcommand's."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `ebmbench`: click shows the help, as it should
+                raise
+            _usage_error(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
@@ -77,10 +94,7 @@ class Main(click.Group):
             click.echo(f"error: {one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except click.UsageError as exc:  # a bad option value: one line, like every other refusal
-            where = exc.ctx.command_path if exc.ctx is not None else "ebmbench"
-            message = " ".join(exc.format_message().split())
-            click.echo(f"error: {message} (see `{where} --help`)", err=True)
-            sys.exit(2)
+            _usage_error(exc)
         except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
             # a path the user gave cannot be written (a file where a folder must go, no permission)
             click.echo(f"error: cannot write {exc.filename}: {exc.strerror}; choose another path", err=True)

@@ -10,9 +10,9 @@ import csv
 import html
 import io
 import json
-import re
 from typing import Any
 
+from ebmbench.markdown import md_code, md_escape  # noqa: F401  (re-exported for reports)
 from ebmbench.numbers import finite_or_none
 from ebmbench.reports.cells import Cell, Table
 
@@ -52,36 +52,6 @@ def _md_cell(cell: Cell) -> str:
 
 def _md_line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-_MD_SPECIAL = "\\`*|"
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-
-
-def md_escape(text: str) -> str:
-    """User text (model names, folder names, messages) as literal Markdown: no raw HTML, links, images,
-    emphasis, code spans or table breaks survive, and line breaks become spaces so a table row stays one row.
-    (A bracket only starts a link or image when ``](`` follows it, so brackets themselves stay readable.)"""
-    out = []
-    for ch in " ".join(str(text).splitlines()):
-        if ch in _MD_ENTITIES:
-            out.append(_MD_ENTITIES[ch])
-        elif ch in _MD_SPECIAL or (ch == "(" and out and out[-1] == "]"):
-            out.append("\\" + ch)
-        elif ord(ch) < 32 or ord(ch) == 127:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def md_code(text: str) -> str:
-    """User text (a path) shown as inline code: the fence is longer than any run of backticks inside."""
-    text = " ".join(str(text).splitlines())
-    longest = max((len(run) for run in re.findall("`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # ---- LaTeX --------------------------------------------------------------------------------------------------

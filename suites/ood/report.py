@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ebmbench.atomic import atomic_path
+from ebmbench.markdown import md_escape
 from ebmbench.records import Record
 
 from .metrics import DETECTION
@@ -95,13 +96,8 @@ def _columns(records: Sequence[Record]) -> list[tuple[str, str]]:
     return list(seen)
 
 
-def _escape(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|")
-
-
 def _header(model: str, score: str, label: str, single: bool) -> str:
-    return _escape(model if single else f"{model}: {label}")
+    return md_escape(model if single else f"{model}: {label}")
 
 
 def _cell(r: Record | None) -> str:
@@ -129,11 +125,11 @@ def markdown_table(records: Sequence[Record], sets: Sequence[str], intro: str, n
                   "|---|" + "---|" * len(heads)]
         for row in [*sets, "average"]:
             cells = [_cell(index.get((m, s, row, metric))) for m, s in columns]
-            lines.append(f"| {_escape(row)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md_escape(row)} | " + " | ".join(cells) + " |")
         if metric == "auroc":
             cells = [f"{bpd[m].value:.3f}" if m in bpd else "–" for m, _ in columns]
             lines.append("| test bits/dim | " + " | ".join(cells) + " |")
         lines.append("")
     if notes:
-        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+        lines += ["## Notes", "", *[f"- {md_escape(n)}" for n in notes], ""]
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from ebmbench.atomic import atomic_write_text
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import DataError, EbmbenchError
 from ebmbench.fingerprint import fingerprint
+from ebmbench.markdown import md_escape
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
@@ -284,9 +285,9 @@ class OODSuite(Suite):
 
     def _write_table(self, ctx: SuiteContext, ood: OODPlan, in_name: str, n_in: int) -> None:
         records = [r for r in ctx.run.records() if r.suite == self.name]
-        intro = (f"In-distribution: {in_name}, {n_in} images, the positive class; every score is higher = more "
-                 f"in-distribution. Cells: value [95% bootstrap interval, {self.options.bootstrap} stratified "
-                 "resamples]. Per-sample scores: scores/*.csv; histograms: hist/*.png.")
+        intro = (f"In-distribution: {md_escape(in_name)}, {n_in} images, the positive class; every score is higher "
+                 f"= more in-distribution. Cells: value [95% bootstrap interval, {self.options.bootstrap} stratified "
+                 "resamples]. Per-sample scores: scores/\\*.csv; histograms: hist/\\*.png.")
         table = ood_report.markdown_table(records, list(ood.sets), intro, [*ood.notes, *_inverted(records)])
         atomic_write_text(ctx.run.file("ood_table.md"), table)
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from ebmbench.atomic import atomic_write_text
+from ebmbench.markdown import md_escape
 from ebmbench.plots import save_figure
 from ebmbench.records import Record
 
@@ -42,8 +43,8 @@ def markdown_table(records: Sequence[Record], warnings: Sequence[dict[str, Any]]
         parts.append(_gain_table(gains))
     if warnings:
         parts.append("\n## Sanity warnings\n")
-        parts += [f"- {w['check']}: {w['model']} [{w['defense']}] {w['threat_model']} {w['norm']} "
-                  f"ε={w['epsilon_label']}: {w['accuracy']:.4f} — {w['message']}" for w in warnings]
+        parts += [md_escape(f"- {w['check']}: {w['model']} [{w['defense']}] {w['threat_model']} {w['norm']} "
+                            f"ε={w['epsilon_label']}: {w['accuracy']:.4f} — {w['message']}") for w in warnings]
     return "\n".join(parts) + "\n"
 
 
@@ -57,11 +58,11 @@ def _norm_table(norm: str, rows: list[Record], clean: dict[tuple[str, str], Reco
     views = sorted({k[:2] for k in cells})
     for view in views:
         threats = sorted(k[2] for k in cells if k[:2] == view)
-        base = [view[0], view[1]]
+        base = [md_escape(view[0]), md_escape(view[1])]
         clean_cell = _cell(clean[view]) if view in clean else ""
         for threat in threats:
             row = cells[(*view, threat)]
-            lines.append("| " + " | ".join([*base, threat, clean_cell,
+            lines.append("| " + " | ".join([*base, md_escape(threat), clean_cell,
                                             *[_cell(row[e]) if e in row else "" for e, _ in eps]]) + " |")
         if len(threats) > 1:
             worst = [min((cells[(*view, t)][e] for t in threats if e in cells[(*view, t)]),
@@ -81,7 +82,8 @@ def _gain_table(gains: list[Record]) -> str:
     for r in sorted(gains, key=lambda r: (r.model, r.extra.get("threat_model", ""), r.extra.get("norm", ""),
                                           r.extra.get("epsilon", -1.0))):
         interval = "" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
-        lines.append(f"| {r.model} | {r.extra.get('threat_model', '')} | {r.extra.get('norm', 'clean')} | "
+        lines.append(f"| {md_escape(r.model)} | {md_escape(r.extra.get('threat_model', ''))} | "
+                     f"{r.extra.get('norm', 'clean')} | "
                      f"{r.extra.get('epsilon_label', '')} | {r.value:+.3f} | {interval} |")
     return "\n".join(lines)
 

@@ -113,6 +113,8 @@ def test_user_errors_are_one_line_with_nonzero_exit(tiny_ebm_path: Path, tmp_pat
         (["run", "robustness", "--model", str(tiny_ebm_path)], "conditional=true`, has logits"),
         (["quickstart", "--suites", "bogus", "--cache-dir", str(tmp_path / "qc")], "unknown suite 'bogus'"),
         (["quickstart", "--suites", ",", "--cache-dir", str(tmp_path / "qc")], "names no suite"),
+        (["--bogus"], "No such option '--bogus'"),
+        (["--versio"], "Did you mean '--version'?"),
     ]
     for args, needle in cases:
         result = CliRunner().invoke(main, args)
