@@ -132,8 +132,11 @@ def paper(run_dirs: tuple[Path, ...], fmt: str, out: Path | None, figure: Path |
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
               help="Significance level of the paired tests (Holm-corrected across the tested metrics).")
 @click.option("--no-tests", is_flag=True, help="Judge by tolerance and interval overlap only (no paired tests).")
+@click.option("--strict", is_flag=True,
+              help="Fail on a change beyond tolerance even when it rests on one untested draw per side from "
+                   "different seeds (status 'seed noise?', reported but not failing by default).")
 def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdown_out: Path | None,
-            junit_out: Path | None, allow_missing: bool, alpha: float, no_tests: bool) -> None:
+            junit_out: Path | None, allow_missing: bool, alpha: float, no_tests: bool, strict: bool) -> None:
     """Regression verdict of CANDIDATE against BASELINE (each a run directory or a folder of them).
 
     Exit code 0: no regression; 1: regression; 2: unusable input (unreadable, nothing comparable, rows not
@@ -147,7 +150,7 @@ def compare(baseline: Path, candidate: Path, tolerance_file: Path | None, markdo
     try:
         verdict = unusable_as_error(lambda: compare_runs(load_runs([baseline]), load_runs([candidate]),
                                                          load_tolerances(tolerance_file), allow_missing, alpha,
-                                                         tests=not no_tests))
+                                                         tests=not no_tests, strict=strict))
         summary = unusable_as_error(lambda: markdown_summary(verdict))
         xml = unusable_as_error(lambda: junit_xml(verdict))
     except EbmbenchError as exc:

@@ -13,6 +13,10 @@ Rules, in order:
   tested metric at ``alpha``; elsewhere the interval rule does: not a regression if the change lies inside the
   confidence intervals (the candidate's value inside the baseline's interval, or the baseline's inside the
   candidate's). Metrics without a direction are shown, not judged.
+- A worsening beyond tolerance that rests on one draw per side, from different seeds, with no interval and no
+  per-sample evidence is "seed noise?": nothing can tell it from a different random draw. It is reported and
+  counted, does not fail the gate, and its note says how to test it (``--set seeds=K`` on both sides);
+  ``--strict`` makes it a regression. With equal seeds the runs are repeatable, so such a change is judged.
 - Exit code 1 if anything regressed; else 2 if the input cannot vouch for the candidate (nothing compared,
   rows not comparable, baseline metrics missing from the candidate, unfinished runs); else 0.
 """
@@ -39,6 +43,7 @@ def identity_keys() -> tuple[str, ...]:
 
 REGRESSION, IMPROVED, UNCHANGED, WITHIN_CI = "regression", "improved", "unchanged", "within CI"
 NOT_SIGNIFICANT = "not significant"
+SEED_NOISE = "seed noise?"
 NO_DIRECTION, IGNORED, NOT_COMPARABLE, MISSING, NEW = "no direction", "ignored", "not comparable", "missing", "new"
 PASSED: frozenset[str] = frozenset({IMPROVED, UNCHANGED, WITHIN_CI, NOT_SIGNIFICANT})
 ALPHA = 0.05
@@ -102,7 +107,7 @@ class Verdict:
     def blocking(self) -> list[str]:
         """Why the input cannot vouch for the candidate (empty when it can)."""
         reasons = list(self.problems)
-        if not any(c.status in PASSED or c.status == REGRESSION for c in self.comparisons):
+        if not any(c.status in PASSED or c.status in (REGRESSION, SEED_NOISE) for c in self.comparisons):
             reasons.append("nothing comparable: no metric with a direction is present in both runs")
         if self.count(NOT_COMPARABLE):
             reasons.append(f"{self.count(NOT_COMPARABLE)} row(s) not comparable")
@@ -119,8 +124,10 @@ class Verdict:
 
 
 def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
-                 allow_missing: bool = False, alpha: float = ALPHA, tests: bool = True) -> Verdict:
-    """Judge ``candidate`` against ``baseline`` metric by metric (``tests=False``: the interval rule only)."""
+                 allow_missing: bool = False, alpha: float = ALPHA, tests: bool = True,
+                 strict: bool = False) -> Verdict:
+    """Judge ``candidate`` against ``baseline`` metric by metric (``tests=False``: the interval rule only;
+    ``strict``: a change that may be seed noise counts as a regression)."""
     seen: dict[str, set[str]] = {}
     for runs in (baseline, candidate):
         for suite, metric in zip(runs.frame["suite"], runs.frame["metric"], strict=True):
@@ -137,6 +144,8 @@ def compare_runs(baseline: RunSet, candidate: RunSet, tolerances: Tolerances,
     notes = _option_notes(baseline, candidate)
     if tests:
         notes += apply_tests(comparisons, Evidence.from_frames(baseline.frame, candidate.frame), alpha)
+    if not strict:
+        notes += mark_seed_noise(comparisons)
     return Verdict(comparisons, problems, list(baseline.manifests), list(candidate.manifests), allow_missing,
                    notes=notes, alpha=alpha)
 
@@ -167,6 +176,33 @@ def apply_tests(comparisons: list[Comparison], evidence: Evidence, alpha: float 
         notes.append(f"{sum(untested.values())} metric(s) without a test, judged by tolerance and interval "
                      f"overlap: {why}")
     return notes
+
+
+def mark_seed_noise(comparisons: list[Comparison]) -> list[str]:
+    """Regressions that rest on one untested draw per side from different seeds become "seed noise?"; returns
+    the note that says how many and how to test them."""
+    marked = [c for c in comparisons if c.status == REGRESSION and _single_untested_draws(c)]
+    for comp in marked:
+        seeds = f"seed {comp.baseline.rows[0].get('seed')} against {comp.candidate.rows[0].get('seed')}"
+        comp.status = SEED_NOISE
+        comp.reason = (f"{comp.reason}; but one draw per side ({seeds}) with no interval and no per-sample file: "
+                       "cannot be told from seed noise")
+    if not marked:
+        return []
+    return [f"{len(marked)} change(s) beyond tolerance rest on one draw per side from different seeds, with no "
+            "interval and no per-sample evidence, so they are not judged (status 'seed noise?'): run both sides "
+            "with --set seeds=K (K of 3 or more) for a test over seeds, or use --strict to fail on them"]
+
+
+def _single_untested_draws(comp: Comparison) -> bool:
+    base, cand = comp.baseline, comp.candidate
+    if base is None or cand is None or comp.test is not None or base.seeds != 1 or cand.seeds != 1:
+        return False
+    if not (math.isfinite(base.value) and math.isfinite(cand.value)):
+        return False
+    no_interval = all(m.ci_low is None or m.ci_high is None for m in (base, cand))
+    seeds = base.rows[0].get("seed"), cand.rows[0].get("seed")
+    return no_interval and None not in seeds and seeds[0] != seeds[1]
 
 
 def judge_tested(comp: Comparison, p_adjusted: float, alpha: float) -> tuple[str, float | None, str]:

@@ -14,6 +14,7 @@ from ebmbench.reports.compare import (
     NOT_COMPARABLE,
     PASSED,
     REGRESSION,
+    SEED_NOISE,
     Comparison,
     Measurement,
     Verdict,
@@ -22,15 +23,15 @@ from ebmbench.reports.meta import meta, meta_label, meta_text
 from ebmbench.reports.render import md_code, md_escape
 
 HEADLINES: dict[int, str] = {0: "✅ no regression", 1: "❌ regression", 2: "⚠️ unusable input"}
-ATTENTION: tuple[str, ...] = (REGRESSION, NOT_COMPARABLE, MISSING)
+ATTENTION: tuple[str, ...] = (REGRESSION, SEED_NOISE, NOT_COMPARABLE, MISSING)
 COLUMNS: tuple[str, ...] = ("status", "suite", "model", "eval set", "metric", "details", "baseline", "candidate",
                             "change", "allowed", "p (Holm)", "test", "note")
 
 
 def markdown_summary(verdict: Verdict) -> str:
     """Verdict line, counts, the rows that need attention, then every row folded away."""
-    counts = ", ".join(f"{verdict.count(s)} {s}" for s in (REGRESSION, *sorted(PASSED), NOT_COMPARABLE, MISSING,
-                                                           NEW, NO_DIRECTION, IGNORED) if verdict.count(s))
+    order = (REGRESSION, SEED_NOISE, *sorted(PASSED), NOT_COMPARABLE, MISSING, NEW, NO_DIRECTION, IGNORED)
+    counts = ", ".join(f"{verdict.count(s)} {s}" for s in order if verdict.count(s))
     lines = [f"## ebmbench compare: {HEADLINES[verdict.exit_code]}", "",
              f"Baseline: {_paths(verdict.baseline)} · Candidate: {_paths(verdict.candidate)}", "",
              f"{counts or 'no rows'}."]

@@ -196,3 +196,35 @@ def test_differing_suite_options_are_noted(make_run, record) -> None:
     assert verdict.notes[0] == "ood options differ: n 100 → 1000" and verdict.exit_code == 0
     assert verdict.notes[1:] == ["1 metric(s) without a test, judged by tolerance and interval overlap: no "
                                  "per-sample file (1)"]
+
+
+def test_one_untested_draw_per_side_from_different_seeds_is_seed_noise_not_a_regression(verdict, make_run,
+                                                                                          record, tmp_path) -> None:
+    fid = {"suite": "quality", "eval_set": "samples", "metric": "fid"}
+    noisy = verdict({**fid, "value": 40.0, "seed": 0}, {**fid, "value": 48.0, "seed": 1})
+    assert [c.status for c in noisy.comparisons] == [C.SEED_NOISE] and noisy.exit_code == 0
+    assert "seed 0 against 1" in noisy.comparisons[0].reason and any("--set seeds=K" in n for n in noisy.notes)
+    # the same seed makes the runs repeatable: the change is the model's, and it is judged
+    same_seed = verdict({**fid, "value": 40.0, "seed": 3}, {**fid, "value": 48.0, "seed": 3})
+    assert [c.status for c in same_seed.comparisons] == [C.REGRESSION] and same_seed.exit_code == 1
+    # an interval on either side means the interval rule has judged it: still a regression
+    with_ci = verdict({**fid, "value": 40.0, "seed": 0, "ci_low": 39.0, "ci_high": 41.0},
+                      {**fid, "value": 48.0, "seed": 1})
+    assert [c.status for c in with_ci.comparisons] == [C.REGRESSION]
+    # several seeds per side get a test over seeds instead
+    several = verdict([{**fid, "value": v, "seed": s} for s, v in enumerate((40.0, 40.5, 39.5))],
+                      [{**fid, "value": v, "seed": s + 10} for s, v in enumerate((48.0, 48.5, 47.5))])
+    assert [c.status for c in several.comparisons] == [C.REGRESSION] and several.comparisons[0].test is not None
+
+
+def test_cli_strict_fails_on_seed_noise_and_junit_skips_it(make_run, record, tmp_path: Path) -> None:
+    fid = {"suite": "quality", "eval_set": "samples", "metric": "fid"}
+    base = make_run("b", [record(**fid, value=40.0, seed=0)], seed=0)
+    cand = make_run("c", [record(**fid, value=48.0, seed=1)], seed=1)
+    junit = tmp_path / "junit.xml"
+    code, output = _invoke(str(base), str(cand), "--junit", str(junit))
+    assert code == 0 and "| seed noise? | quality |" in output
+    root = ET.parse(junit).getroot()
+    assert (root.get("failures"), root.get("skipped")) == ("0", "1")
+    code, output = _invoke(str(base), str(cand), "--strict")
+    assert code == 1 and "| regression | quality |" in output
