@@ -14,8 +14,10 @@ for masks): PSNR and SSIM against the clean image (mean over images, Student-t 9
 and the accuracy of every classifier (``--baseline`` models with logits, or the digits' default classifier) on
 those images (Wilson 95% interval), beside its accuracy on the clean images. Rows of the model carry ``steps``;
 the corrupted input and the baseline are their own columns (models ``corrupted-input``, ``median-filter``,
-``mean-image``). Figures: ``restoration_grid.png`` (clean, corrupted, baseline and restored images per
-corruption) and ``metric_vs_steps.png``.
+``mean-image``). Each accuracy's per-image correctness goes to ``per_example/UNIT.npz`` (the key is in the
+record), so ``compare`` tests accuracy changes instead of relying on interval overlap. Figures:
+``restoration_grid.png`` (clean, corrupted, baseline and restored images per corruption) and
+``metric_vs_steps.png``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from ebmbench.atomic import atomic_path
 from ebmbench.baselines import Recipe, default_baselines
 from ebmbench.errors import EbmbenchError
+from ebmbench.fingerprint import fingerprint
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
@@ -102,6 +105,8 @@ class RestorationSuite(Suite):
     def __init__(self, options: RestorationOptions) -> None:
         super().__init__(options)
         self.provenance: dict[str, dict] = {}  # default classifier name -> what produced it
+        self.images = ""  # fingerprint of the test images and labels
+        self._correct: dict[str, np.ndarray] = {}  # per-example correctness of the unit being scored
 
     def prepare(self, ctx: SuiteContext) -> Plan:
         o, info = self.options, ctx.model.info
@@ -123,10 +128,11 @@ class RestorationSuite(Suite):
     # --- running ----------------------------------------------------------------------------------------------
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
         clean, labels = ctx.load("test").tensors(plan.n, seed=ctx.seed)
+        self.images = fingerprint(clean, labels)  # compare pairs two runs' per-example outcomes on the same images
         classifiers = self._classifiers(ctx)
         if not ctx.is_done("clean"):
-            ctx.commit("clean", [self._accuracy(ctx, CLEAN, "clean", clf, m, clean, labels)
-                                 for clf, m in classifiers.items()])
+            self._commit(ctx, "clean", [self._accuracy(ctx, CLEAN, "clean", clf, m, clean, labels)
+                                        for clf, m in classifiers.items()])
         mean_image = ctx.load("train").tensors()[0].mean(dim=0, keepdim=True)
         for index, c in enumerate(plan.corruptions):
             path = ctx.run.file(f"images/{c.name.replace(':', '_')}.npz")
@@ -135,7 +141,7 @@ class RestorationSuite(Suite):
             records, shown = self._corruption(ctx, plan, c, index, clean, labels, mean_image, classifiers)
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **shown)
-            ctx.commit(c.name, records)
+            self._commit(ctx, c.name, records)
         self._figures(ctx, plan)
 
     def _classifiers(self, ctx: SuiteContext) -> dict[str, Model]:
@@ -213,16 +219,28 @@ class RestorationSuite(Suite):
 
     def _accuracy(self, ctx: SuiteContext, model: str, eval_set: str, clf_name: str, clf: Model,
                   images: torch.Tensor, labels: torch.Tensor, **extra: object) -> Record:
-        correct = 0
+        hits = []
         with torch.no_grad():
             for start in range(0, len(images), self.options.batch_size):
                 x = images[start:start + self.options.batch_size].to(ctx.device)
                 pred = clf.logits(x).argmax(dim=1).cpu()
-                correct += int((pred == labels[start:start + len(x)]).sum())
+                hits.append((pred == labels[start:start + len(x)]).numpy())
+        correct = int(sum(int(h.sum()) for h in hits))
         if clf_name in self.provenance:
             extra["default_baseline"] = self.provenance[clf_name]
+        key = f"{model}|{clf_name}|{extra.get('steps', '')}"
+        self._correct[key] = np.concatenate(hits).astype(np.uint8)
         return self.record(ctx, "accuracy", correct / len(images), eval_set, model=model,
-                           ci=wilson(correct, len(images)), n=len(images), classifier=clf_name, **extra)
+                           ci=wilson(correct, len(images)), n=len(images), classifier=clf_name,
+                           per_example_file=_per_example_file(eval_set), per_example_key=key, images=self.images,
+                           **extra)
+
+    def _commit(self, ctx: SuiteContext, unit: str, records: list[Record]) -> None:
+        """The unit's per-example correctness (what compare tests accuracies on) first, then its records."""
+        with atomic_path(ctx.run.file(_per_example_file(unit))) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **self._correct)
+        self._correct = {}
+        ctx.commit(unit, records)
 
     def _label_mode(self, ctx: SuiteContext) -> str:
         return self.options.label if ctx.model.info.conditional else "unconditional"
@@ -238,6 +256,10 @@ class RestorationSuite(Suite):
         records = [r for r in ctx.run.records() if r.suite == self.name]
         metric_vs_steps(records, ctx.model_name, ctx.run.file("metric_vs_steps.png"), title=f"{ctx.model_name} on "
                         f"{ctx.dataset}")
+
+
+def _per_example_file(unit: str) -> str:
+    return "per_example/" + "".join(c if c.isalnum() or c in "-_.@" else "_" for c in unit) + ".npz"
 
 
 def _keep_known(start: torch.Tensor, known: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -131,6 +131,12 @@ def test_suite_rows_equal_direct_computations(dummy_path, tiny_classifier_path, 
     assert acc.value == pytest.approx(expected) and acc.extra["classifier"] == "clf"
     assert 0 <= acc.ci_low <= acc.value <= acc.ci_high <= 1
     assert rows[("clean-input", "clean", "accuracy", None)].n == 30
+    # every accuracy's per-image outcomes are on disk, equal to the direct computation, for compare's tests
+    per_example = np.load(run.path / acc.extra["per_example_file"])[acc.extra["per_example_key"]]
+    np.testing.assert_array_equal(per_example.astype(bool), (clf.logits(noisy).argmax(1) == labels).numpy())
+    for r in (r for r in run.records() if r.metric == "accuracy"):
+        stored = np.load(run.path / r.extra["per_example_file"])[r.extra["per_example_key"]]
+        assert stored.shape == (30,) and stored.mean() == pytest.approx(r.value) and r.extra["images"]
     # inpainting keeps the known pixels exactly
     shown = np.load(run.path / "images" / "box_0.5.npz")
     known = np.ones((8, 8), dtype=bool)
@@ -193,3 +199,19 @@ def test_default_classifier_scores_the_images_and_is_named_in_records(tiny_cond_
     accuracy = [r for r in run.records() if r.metric == "accuracy"]
     assert accuracy and all(r.extra["classifier"] == "classifier" for r in accuracy)
     assert all(r.extra["default_baseline"]["checkpoint_sha256"] for r in accuracy)
+
+
+def test_compare_tests_restoration_accuracies_on_their_per_example_outcomes(dummy_path, tiny_classifier_path,
+                                                                             tmp_path) -> None:
+    from ebmbench.reports.compare import compare_runs
+    from ebmbench.reports.load import load_runs
+    from ebmbench.reports.tolerances import Tolerances
+    from ebmbench.runner import run_suite
+
+    opts = ["n=30", "corruptions=gaussian:0.3", "steps=0,2", "sampler.step_size=0.001", "sampler.noise=0.01"]
+    runs = [run_suite("restoration", dummy_path, tmp_path / f"run{seed}", opts, baselines={"clf": tiny_classifier_path},
+                      seed=seed, progress=False).path for seed in (0, 1)]
+    verdict = compare_runs(load_runs([runs[0]]), load_runs([runs[1]]), Tolerances())
+    accuracies = [c for c in verdict.comparisons if c.identity["metric"] == "accuracy"]
+    assert accuracies and all(c.test is not None for c in accuracies), [c.reason for c in accuracies]
+    assert {c.test.method.split(" ")[0] for c in accuracies} == {"Welch"}  # different seeds: different images
