@@ -195,13 +195,22 @@ class OptionsHelp(click.Command):
 @QUIET
 def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], adv_train: str | None,
           seed: int | None, resume: bool, device: str, data_root: Path | None, download: bool, quiet: bool) -> None:
-    """Train a model and write a self-describing checkpoint (periodically, so --resume can continue)."""
+    """Train a model and write a self-describing checkpoint (periodically, so --resume can continue).
+
+    Under torchrun (`torchrun --nproc-per-node N -m ebmbench train ...`) EBMs and JEMs train data-parallel:
+    batch_size stays the global batch, split evenly over the N processes; rank 0 writes the checkpoint."""
+    from ebmbench import distributed
     from ebmbench.devices import resolve_device
     from ebmbench.limits import SMALLEST_IMAGE, check_sizes
     from ebmbench.options import build_options, parse_pairs
+    from ebmbench.registries import TRAINERS
     from ebmbench.training.common import TrainRequest, trainer
 
     module = trainer(kind)
+    if distributed.launched() and not module.data_parallel:
+        parallel = ", ".join(n for n in TRAINERS.names() if trainer(n).data_parallel)
+        raise EbmbenchError(f"train --kind {kind} runs in one process; under torchrun only --kind {parallel} "
+                            "train data-parallel: start this one without torchrun")
     values: dict[str, Any] = parse_pairs(settings)
     for key, value in (("dataset", dataset), ("seed", seed), ("adv_train", adv_train)):
         if value is not None:
@@ -211,9 +220,16 @@ def train(kind: str, dataset: str | None, out: Path, settings: tuple[str, ...], 
     check_writable_file(out)
     if out.exists() and not resume:
         raise EbmbenchError(f"{out} exists; pass --resume to continue it or choose another --out")
-    req = TrainRequest(out=out, device=resolve_device(device), resume=resume, progress=show_progress(quiet))
-    path = module.train(config, req, data_context(data_root, download))
-    click.echo(f"wrote {path}")
+    try:
+        dev = distributed.init(resolve_device(device))  # under torchrun: join the group, take this rank's GPU
+        req = TrainRequest(out=out, device=dev, resume=resume, progress=show_progress(quiet))
+        path = module.train(config, req, data_context(data_root, download))
+    except BaseException:
+        distributed.shutdown(ok=False)  # under torchrun: leave the group at once, the others may be waiting
+        raise
+    if distributed.is_main():
+        click.echo(f"wrote {path}")
+    distributed.shutdown()
 
 
 @main.command()
@@ -231,6 +247,7 @@ def info(checkpoint: Path) -> None:
             ("value range", f"[{meta['value_range'][0]}, {meta['value_range'][1]}]"),
             ("classes", str(meta["num_classes"])), ("conditional", str(meta["conditional"]).lower()),
             ("config", _kv(header["config"])), ("training steps", str(training.get("step", "n/a"))),
+            ("trained on", _processes(training)),
             ("training metrics", _kv(training.get("metrics", {}))),
             ("training config", _kv(training.get("config", {}))),
             ("ebmbench version", header.get("ebmbench_version", "?"))]
@@ -239,6 +256,14 @@ def info(checkpoint: Path) -> None:
         click.echo(f"{key:<{width}}  {one_line(value)}")
     load_checkpoint(checkpoint)  # a CheckpointError here is the one-line verdict after the description
     click.echo(f"{'loads':<{width}}  yes")
+
+
+def _processes(training: dict[str, Any]) -> str:
+    """How many processes trained a checkpoint and over which backend ("n/a" before ebmbench recorded it)."""
+    size, backend = training.get("world_size"), training.get("backend")
+    if size is None:
+        return "n/a"
+    return f"{size} processes ({backend})" if backend else "1 process"
 
 
 def _kv(d: dict[str, Any]) -> str:

@@ -8,25 +8,46 @@ in global order, so every rank ends with the same results and the records do not
 Random numbers inside a batch come from seeds derived from the run seed and the batch's global index
 (``ebmbench.seeds``), never from a generator shared across batches. Rank 0 alone writes the run directory.
 
+Data-parallel training (``torchrun ... -m ebmbench train``) uses the same group with DistributedDataParallel:
+``local_rows`` (this rank's rows of a global batch), ``gather_rows`` (the ranks' rows back in global order),
+``mean_over_ranks`` (logged metrics) and ``replicas_agree`` (every rank holds the same weights and state).
+
 With no process group (the default, one process) every helper is the identity and costs nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
+from ebmbench.errors import EbmbenchError
+
 T = TypeVar("T")
+_solo = False  # inside ``solo()``: this process works on its own, as if there were no group
 
 
 def active() -> bool:
-    """True inside a process group of more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """True inside a process group of more than one process (and not inside ``solo()``)."""
+    return not _solo and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+@contextlib.contextmanager
+def solo() -> Iterator[None]:
+    """Within the block this process works alone: every helper is the one-process identity and rank 0's view
+    is its own (e.g. rank 0 training a cached model while the others wait in ``main_first``; a collective
+    there would wait for ranks that never join it)."""
+    global _solo
+    before, _solo = _solo, True
+    try:
+        yield
+    finally:
+        _solo = before
 
 
 def rank() -> int:
@@ -78,6 +99,11 @@ def barrier() -> None:
         dist.barrier()
 
 
+def backend() -> str | None:
+    """The group's backend (``gloo``, ``nccl``), None in one process."""
+    return str(dist.get_backend()) if active() else None
+
+
 def broadcast(obj: T) -> T:
     """Rank 0's ``obj`` on every rank."""
     if not active():
@@ -103,11 +129,13 @@ def on_main(fn: Callable[[], T]) -> T:
 
 @contextlib.contextmanager
 def main_first() -> Iterator[None]:
-    """Rank 0 runs the block first (e.g. training a cached model); the others run it after, finding its result."""
+    """Rank 0 runs the block first (e.g. training a cached model); the others run it after, finding its result.
+    Each runs it on its own (``solo``): the others are not there to join a collective."""
     if not is_main():
         barrier()
     try:
-        yield
+        with solo():
+            yield
     finally:
         if is_main():
             barrier()
@@ -152,3 +180,51 @@ def map_split(x: torch.Tensor, batch_size: int, fn: Callable[[torch.Tensor], tor
     n_batches = (len(x) + batch_size - 1) // batch_size
     parts = map_batches(n_batches, lambda k: fn(x[k * batch_size:(k + 1) * batch_size]).detach().cpu())
     return torch.cat(parts) if parts else torch.empty(0)
+
+
+def local_rows(total: int, what: str) -> slice:
+    """This rank's rows of a global batch of ``total``: rank r holds rows ``r * total / world`` up to the next
+    rank's first; a one-line error when ``total`` does not split evenly (``what`` names the option)."""
+    size = world_size()
+    if total % size:
+        lower, upper = total - total % size, total + size - total % size
+        hint = f"{lower} or {upper}" if lower else str(upper)
+        raise EbmbenchError(f"{what}={total} is the global batch and cannot be split evenly over {size} processes; "
+                            f"use a multiple of {size}, e.g. --set {what}={hint}")
+    per_rank = total // size
+    return slice(rank() * per_rank, (rank() + 1) * per_rank)
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """The ranks' equally sized blocks of rows, concatenated in rank order (the global batch), on every rank."""
+    if not active():
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
+def mean_over_ranks(values: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
+    """Each value averaged over the ranks (a per-rank mean over equally many examples becomes the global
+    batch's mean); ``device`` is where the reduction runs (a CUDA device under nccl)."""
+    if not active() or not values:
+        return values
+    total = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return dict(zip(values, (total / world_size()).tolist(), strict=True))
+
+
+def replicas_agree(tensors: Iterable[torch.Tensor]) -> bool:
+    """True when every rank holds bit-identical ``tensors`` (weights, buffers, random states: the replicas of
+    data-parallel training), compared by a digest of their bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    mine = digest.hexdigest()
+    if not active():
+        return True
+    every: list[Any] = [None] * world_size()
+    dist.all_gather_object(every, mine)
+    return all(d == mine for d in every)

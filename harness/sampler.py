@@ -86,7 +86,8 @@ def frozen_weights(model: nn.Module) -> Iterator[None]:
 def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None = None,
              generator: torch.Generator | None = None, record: bool = False,
              model: nn.Module | None = None, project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             differentiable: bool = False, inplace: bool = False) -> ChainResult:
+             differentiable: bool = False, inplace: bool = False,
+             rows: tuple[int, int] | None = None) -> ChainResult:
     """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile.
 
     ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification).
@@ -94,29 +95,59 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
     (attacks through the unrolled chain); the returned samples are then not detached. ``inplace`` updates one
     state tensor (and its gradient) in place, with bit-identical results and no allocation per step: only for
     an ``energy`` that keeps no reference to its input or its gradient (a model's own energy does not; a
-    tracer that records states does).
+    tracer that records states does). ``rows=(first, total)``: ``x0`` holds rows ``first..first+len(x0)`` of
+    a global batch of ``total`` chains shared out over processes (data-parallel training); each step's noise is
+    drawn for all ``total`` chains and these rows kept, so a chain's noise does not depend on how the batch is
+    split (one process holding all rows draws exactly what it draws without ``rows``).
     """
+    noise = ChainNoise(generator, *(rows or (0, len(x0))))
     context = frozen_weights(model) if model is not None else contextlib.nullcontext()
     unrolled = differentiable and x0.requires_grad
     trace: list[torch.Tensor] = []
     with context, torch.enable_grad():
         if unrolled:
-            x = _unrolled_chain(energy, x0, config, y, generator, trace if record else None, project)
+            x = _unrolled_chain(energy, x0, config, y, noise, trace if record else None,
+                                project)
         else:
             chain = _inplace_chain if inplace else _functional_chain
-            x = chain(energy, x0.detach().clone(), config, y, generator, trace if record else None, project)
+            x = chain(energy, x0.detach().clone(), config, y, noise,
+                      trace if record else None, project)
     energies = torch.stack(trace).cpu() if record and trace else None
     return ChainResult(x if unrolled else x.detach(), energies)
 
 
+class ChainNoise:
+    """Standard normal noise for a batch of chains that may be rows ``first..first+n`` of a global batch of
+    ``total`` (split over processes): every draw is made for all ``total`` chains and the batch's rows kept, so
+    the numbers a chain gets depend on the generator and its global row only."""
+
+    def __init__(self, generator: torch.Generator | None, first: int, total: int) -> None:
+        self.generator, self.first, self.total = generator, first, total
+        self._buffer: torch.Tensor | None = None
+
+    def _rows(self, full: torch.Tensor, n: int) -> torch.Tensor:
+        return full if n == self.total else full[self.first:self.first + n]
+
+    def draw(self, x: torch.Tensor) -> torch.Tensor:
+        """New noise shaped like ``x``."""
+        full = torch.randn((self.total, *x.shape[1:]), generator=self.generator, device=x.device, dtype=x.dtype)
+        return self._rows(full, len(x))
+
+    def draw_into(self, x: torch.Tensor) -> torch.Tensor:
+        """New noise shaped like ``x`` in a buffer reused from step to step (overwritten by the next draw)."""
+        if self._buffer is None:
+            self._buffer = (torch.empty_like(x) if len(x) == self.total else
+                            x.new_empty((self.total, *x.shape[1:])))
+        return self._rows(self._buffer.normal_(generator=self.generator), len(x))
+
+
 def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
-                   generator: torch.Generator | None, trace: list[torch.Tensor] | None,
+                   noise: ChainNoise, trace: list[torch.Tensor] | None,
                    project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
     """The chain updated in place: after the first step no step allocates anything but the network's own
     activations (the gradient is scaled in place, the noise drawn into one reused buffer). The arithmetic is
     the textbook update's, operation for operation (``x - step * g``, then ``+ noise * n``), so the results are
     bit-identical to ``_step``'s."""
-    noise = torch.empty_like(x) if config.noise > 0 else None
     ones = None
     for _ in range(config.steps):
         x.requires_grad_(True)
@@ -129,8 +160,8 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
         if config.grad_clip is not None:
             grad.clamp_(-config.grad_clip, config.grad_clip)
         x.sub_(grad.mul_(config.step_size))
-        if noise is not None:
-            x.add_(noise.normal_(generator=generator).mul_(config.noise))
+        if config.noise > 0:
+            x.add_(noise.draw_into(x).mul_(config.noise))
         if config.clamp is not None:
             x.clamp_(*config.clamp)
         if project is not None:
@@ -139,7 +170,7 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
 
 
 def _functional_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
-                      generator: torch.Generator | None, trace: list[torch.Tensor] | None,
+                      noise: ChainNoise, trace: list[torch.Tensor] | None,
                       project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
     """The chain with a new state tensor every step (tensors handed to ``energy`` are never changed later)."""
     for _ in range(config.steps):
@@ -148,14 +179,14 @@ def _functional_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig,
         (grad,) = torch.autograd.grad(e.sum(), x)
         if trace is not None:
             trace.append(e.detach().float())
-        x = _step(x.detach(), grad, config, generator)
+        x = _step(x.detach(), grad, config, noise)
         if project is not None:
             x = project(x)
     return x
 
 
 def _unrolled_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
-                    generator: torch.Generator | None, trace: list[torch.Tensor] | None,
+                    noise: ChainNoise, trace: list[torch.Tensor] | None,
                     project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
     """The chain with its graph kept through every step (gradients reach ``x0``)."""
     for _ in range(config.steps):
@@ -163,19 +194,18 @@ def _unrolled_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y
         (grad,) = torch.autograd.grad(e.sum(), x, create_graph=True)
         if trace is not None:
             trace.append(e.detach().float())
-        x = _step(x, grad, config, generator)
+        x = _step(x, grad, config, noise)
         if project is not None:
             x = project(x)
     return x
 
 
-def _step(x: torch.Tensor, grad: torch.Tensor, config: LangevinConfig,
-          generator: torch.Generator | None) -> torch.Tensor:
+def _step(x: torch.Tensor, grad: torch.Tensor, config: LangevinConfig, noise: ChainNoise) -> torch.Tensor:
     if config.grad_clip is not None:
         grad = grad.clamp(-config.grad_clip, config.grad_clip)
     x = x - config.step_size * grad
     if config.noise > 0:
-        x = x + config.noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x = x + config.noise * noise.draw(x)
     if config.clamp is not None:
         x = x.clamp(*config.clamp)
     return x

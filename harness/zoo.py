@@ -32,8 +32,9 @@ def cached_model(family: str, settings: dict[str, Any], cache_dir: Path, device:
     """
     from ebmbench import distributed
 
+    progress = progress and distributed.is_main()  # before main_first: inside it each rank works alone
     with distributed.main_first():
-        return _cached_model(family, settings, cache_dir, device, data, progress and distributed.is_main())
+        return _cached_model(family, settings, cache_dir, device, data, progress)
 
 
 def _cached_model(family: str, settings: dict[str, Any], cache_dir: Path, device: torch.device,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ebmbench import distributed
 from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ebmbench.data.base import ImageSet
 from ebmbench.errors import DivergenceError, EbmbenchError
@@ -37,11 +38,13 @@ class TrainRequest:
 class Trainer:
     """How one model family is trained, the same for every family: ``Config`` (a frozen options dataclass,
     ``--set key=value``) and ``train(config, request, data) -> checkpoint path`` (resumable, seeded). Each
-    trainer module exposes one as ``TRAINER``, registered in ``ebmbench.registries.TRAINERS``."""
+    trainer module exposes one as ``TRAINER``, registered in ``ebmbench.registries.TRAINERS``. Only trainers
+    with ``data_parallel`` may run under torchrun; the others train in one process."""
 
     family: str
     Config: type
     train: Callable[[Any, TrainRequest, DataContext | None], Path]
+    data_parallel: bool = False  # trains data-parallel under torchrun (``ebmbench.training.loop``)
 
 
 def trainer(family: str) -> Trainer:
@@ -90,9 +93,11 @@ def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tenso
 
 def save_training(req: TrainRequest, model: Model, config: Any, step: int, opt: torch.optim.Optimizer,
                   extra_state: dict[str, torch.Tensor], metrics: dict[str, float]) -> None:
-    """A resumable checkpoint: weights, optimizer, extra state (buffer, RNG) and the training record."""
+    """A resumable checkpoint: weights, optimizer, extra state (buffer, RNG) and the training record (with the
+    number of processes that trained it and their backend, None for one process)."""
     optim_tensors, groups = optimizer_state(opt)
-    training = {"step": step, "config": asdict(config), "optim_param_groups": groups, "metrics": metrics}
+    training = {"step": step, "config": asdict(config), "optim_param_groups": groups, "metrics": metrics,
+                "world_size": distributed.world_size(), "backend": distributed.backend()}
     save_checkpoint(req.out, model, training=training, state={**optim_tensors, **extra_state})
 
 

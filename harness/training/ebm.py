@@ -4,12 +4,11 @@ beta1 = 0, optional spectral normalisation, unconditional or class-conditional."
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from torch import nn
 
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.devices import seed_everything
@@ -18,15 +17,9 @@ from ebmbench.models.ebm import EnergyModel
 from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
-from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
-from ebmbench.training.common import (
-    Trainer,
-    TrainRequest,
-    check_divergence,
-    infinite_batches,
-    resume_with_chains,
-    save_with_chains,
-)
+from ebmbench.sampler import LangevinConfig, LangevinOptions
+from ebmbench.training.common import Trainer, TrainRequest
+from ebmbench.training.loop import ChainRecipe, train_with_chains
 
 
 @dataclass(frozen=True)
@@ -85,51 +78,36 @@ DIVERGENCE_ADVICE = "lower lr or sampler.step_size, or raise l2_coeff"  # what a
 
 
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
-    """Train (or resume) an EBM and write its checkpoint to ``req.out``; returns the path."""
+    """Train (or resume) an EBM and write its checkpoint to ``req.out``; returns the path. Under torchrun the
+    training is data-parallel (``ebmbench.training.loop``)."""
     seed_everything(config.seed)
     train_set = load_dataset(config.dataset, "train", data or DataContext())
     model = build(config, (train_set.shape, train_set.num_classes)).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.0, config.beta2))
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, train_set.num_classes if config.conditional else 0,
                           config.reinit)
-    gen = make_generator(config.seed, req.device)
-    cpu_gen = make_generator(config.seed + 1, "cpu")
-    start = resume_with_chains(req, "ebm", config, model, opt, buffer, gen, cpu_gen, "Langevin noise")
-    batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
-    bar = tqdm(range(start, config.iterations), desc="train ebm", disable=not req.progress, initial=start,
-               total=config.iterations)
-    metrics: dict[str, float] = {}
-    for step in bar:
-        tic = time.perf_counter()
-        _, x_pos, y_pos = next(batches)
-        metrics = _train_step(model, opt, buffer, config, x_pos.to(req.device), y_pos.to(req.device), gen, cpu_gen)
-        check_divergence(metrics, config.max_energy, step, req.out, "training", DIVERGENCE_ADVICE)
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}", e_pos=f"{metrics['e_pos']:.2f}",
-                        e_neg=f"{metrics['e_neg']:.2f}", img_s=f"{len(x_pos) / (time.perf_counter() - tic):.0f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
-            save_with_chains(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
-    if start >= config.iterations and not req.out.exists():
-        save_with_chains(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
-    return req.out
+    recipe = ChainRecipe("ebm", model, Objective(model, config), config.langevin(),
+                         conditional_chains=config.conditional, inplace=True, advice=DIVERGENCE_ADVICE)
+    return train_with_chains(config, req, recipe, opt, buffer, train_set)
 
 
-def _train_step(model: EnergyModel, opt: torch.optim.Optimizer, buffer: ReplayBuffer, config: Config,
-                x_pos: torch.Tensor, y_pos: torch.Tensor, gen: torch.Generator,
-                cpu_gen: torch.Generator) -> dict[str, float]:
-    cond = config.conditional
-    x0, y_neg, _ = buffer.sample(len(x_pos), x_pos.device, cpu_gen, labels=y_pos if cond else None)
-    y_neg = y_neg if cond else None
-    x_neg = langevin(model.energy, x0, config.langevin(), y_neg, generator=gen, model=model, inplace=True).x
-    buffer.push(x_neg, y_neg)
-    e_pos = model.energy(x_pos, y_pos if cond else None)
-    e_neg = model.energy(x_neg, y_neg)
-    loss = e_pos.mean() - e_neg.mean() + config.l2_coeff * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
-    if config.ce_coeff:
-        loss = loss + config.ce_coeff * torch.nn.functional.cross_entropy(-model.energy_all_classes(x_pos), y_pos)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return {"loss": loss.item(), "e_pos": e_pos.mean().item(), "e_neg": e_neg.mean().item()}
+class Objective(nn.Module):
+    """The EBM's loss on data ``(x, y)`` and negatives ``(x_neg, y_neg)``: E(x+) - E(x-) plus the L2 penalty on
+    both energies, plus ``ce_coeff`` x the cross-entropy of the logits -E(x, y); with the metrics to log."""
+
+    def __init__(self, model: EnergyModel, config: Config) -> None:
+        super().__init__()
+        self.model, self.config = model, config
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_neg: torch.Tensor,
+                y_neg: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        config, model = self.config, self.model
+        e_pos = model.energy(x, y if config.conditional else None)
+        e_neg = model.energy(x_neg, y_neg)
+        loss = e_pos.mean() - e_neg.mean() + config.l2_coeff * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        if config.ce_coeff:
+            loss = loss + config.ce_coeff * torch.nn.functional.cross_entropy(-model.energy_all_classes(x), y)
+        return {"loss": loss, "e_pos": e_pos.mean().detach(), "e_neg": e_neg.mean().detach()}
 
 
-TRAINER = Trainer("ebm", Config, train)
+TRAINER = Trainer("ebm", Config, train, data_parallel=True)

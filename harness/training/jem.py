@@ -18,13 +18,12 @@ sgld_steps=20 buffer_size=10000 warmup=1000 iterations=...``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from torch import nn
 
 from ebmbench.data.base import DataContext, load_dataset
 from ebmbench.devices import seed_everything
@@ -34,17 +33,11 @@ from ebmbench.models.jem import JEM
 from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
-from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
+from ebmbench.sampler import LangevinConfig, LangevinOptions
 from ebmbench.seeds import mix
 from ebmbench.training.classifier import test_accuracy
-from ebmbench.training.common import (
-    Trainer,
-    TrainRequest,
-    check_divergence,
-    infinite_batches,
-    resume_with_chains,
-    save_with_chains,
-)
+from ebmbench.training.common import Trainer, TrainRequest
+from ebmbench.training.loop import ChainRecipe, train_with_chains
 
 INPUT_RANGE = (-1.0, 1.0)  # JEM's normalisation: (x - 0.5) / 0.5
 
@@ -123,36 +116,25 @@ DIVERGENCE_ADVICE = "lower lr or sampler.step_size, add warmup, or set l2_coeff"
 
 
 def train(config: Config, req: TrainRequest, data: DataContext | None = None) -> Path:
-    """Train (or resume) a JEM and write its checkpoint (with test accuracy) to ``req.out``."""
+    """Train (or resume) a JEM and write its checkpoint (with test accuracy) to ``req.out``. Under torchrun the
+    training is data-parallel (``ebmbench.training.loop``)."""
     seed_everything(config.seed)
     ctx = data or DataContext()
     train_set = load_dataset(config.dataset, "train", ctx)
     model = build(config, train_set.shape, train_set.num_classes).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, 0, config.reinit)
-    gen = make_generator(config.seed, req.device)
-    cpu_gen = make_generator(config.seed + 1, "cpu")
-    start = resume_with_chains(req, "jem", config, model, opt, buffer, gen, cpu_gen, "SGLD noise")
-    batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
-    bar = tqdm(range(start, config.iterations), desc="train jem", disable=not req.progress, initial=start,
-               total=config.iterations)
-    metrics: dict[str, float] = {}
-    for step in bar:
-        tic = time.perf_counter()
-        _, x, y = next(batches)
-        _set_lr(opt, config, step)
-        metrics = _train_step(model, opt, buffer, config, x.to(req.device), y.to(req.device), gen, cpu_gen, step)
-        check_divergence(metrics, config.max_energy, step, req.out, "JEM training", DIVERGENCE_ADVICE)
-        bar.set_postfix(ce=f"{metrics['ce']:.3f}", e_pos=f"{metrics['e_pos']:.2f}", e_neg=f"{metrics['e_neg']:.2f}",
-                        img_s=f"{len(x) / (time.perf_counter() - tic):.0f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
-            metrics["test_accuracy"] = test_accuracy(model, ctx, config.dataset, req.device)
-            model.train()
-            save_with_chains(req, model, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
-    if start >= config.iterations and not req.out.exists():
-        save_with_chains(req, model, config, start, opt, buffer, gen, cpu_gen, metrics)
-    model.eval()
-    return req.out
+
+    def add_test_accuracy(metrics: dict[str, float]) -> None:
+        metrics["test_accuracy"] = test_accuracy(model, ctx, config.dataset, req.device)
+        model.train()
+
+    recipe = ChainRecipe("jem", model, Objective(model, config),
+                         config.langevin() if config.p_x_weight > 0 else None, sample_in_eval=True,
+                         noise_name="SGLD noise", what="JEM training", advice=DIVERGENCE_ADVICE,
+                         shown=("ce", "e_pos", "e_neg"), prepare=lambda x, step: _data_noise(x, config, step),
+                         before_step=lambda step: _set_lr(opt, config, step), at_checkpoint=add_test_accuracy)
+    return train_with_chains(config, req, recipe, opt, buffer, train_set)
 
 
 def _set_lr(opt: torch.optim.Optimizer, config: Config, step: int) -> None:
@@ -162,28 +144,36 @@ def _set_lr(opt: torch.optim.Optimizer, config: Config, step: int) -> None:
         group["lr"] = lr
 
 
-def _train_step(model: JEM, opt: torch.optim.Optimizer, buffer: ReplayBuffer, config: Config, x: torch.Tensor,
-                y: torch.Tensor, gen: torch.Generator, cpu_gen: torch.Generator, step: int) -> dict[str, float]:
-    if config.data_noise > 0:  # JEM's sigma, in [-1, 1] units: half of it on [0, 1] images
-        noise_gen = torch.Generator(device=x.device).manual_seed(mix(config.seed, step))
-        scale = INPUT_RANGE[1] - INPUT_RANGE[0]
-        x = x + config.data_noise / scale * torch.randn(x.shape, generator=noise_gen, device=x.device)
-    model.train()
-    loss = ce = F.cross_entropy(model.logits(x), y)
-    e_pos = e_neg = torch.zeros(())
-    if config.p_x_weight > 0:
-        x0, _, _ = buffer.sample(len(x), x.device, cpu_gen)
-        model.eval()
-        x_neg = langevin(model.energy, x0, config.langevin(), generator=gen, model=model).x
+def _data_noise(x: torch.Tensor, config: Config, step: int) -> torch.Tensor:
+    """JEM's sigma: Gaussian noise on the training images (in [-1, 1] units: half of it on [0, 1] images), drawn
+    for the whole global batch from a stream of the run seed and the step."""
+    if config.data_noise <= 0:
+        return x
+    noise_gen = torch.Generator(device=x.device).manual_seed(mix(config.seed, step))
+    scale = INPUT_RANGE[1] - INPUT_RANGE[0]
+    return x + config.data_noise / scale * torch.randn(x.shape, generator=noise_gen, device=x.device)
+
+
+class Objective(nn.Module):
+    """JEM's loss on data ``(x, y)`` and SGLD negatives ``x_neg``: CE(f(x), y) + p_x_weight x (mean E(x+) -
+    mean E(x-)) + the optional L2 penalty on both energies; with the metrics to log. The model trains in train
+    mode (it samples in eval mode, as JEM's code does)."""
+
+    def __init__(self, model: JEM, config: Config) -> None:
+        super().__init__()
+        self.model, self.config = model, config
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_neg: torch.Tensor | None,
+                _y_neg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        config, model = self.config, self.model
         model.train()
-        buffer.push(x_neg)
-        e_pos, e_neg = model.energy(x), model.energy(x_neg)
-        contrast = e_pos.mean() - e_neg.mean()
-        loss = loss + config.p_x_weight * contrast + config.l2_coeff * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return {"loss": loss.item(), "ce": ce.item(), "e_pos": e_pos.mean().item(), "e_neg": e_neg.mean().item()}
+        loss = ce = F.cross_entropy(model.logits(x), y)
+        e_pos = e_neg = torch.zeros((), device=x.device)
+        if x_neg is not None:
+            e_pos, e_neg = model.energy(x), model.energy(x_neg)
+            contrast = e_pos.mean() - e_neg.mean()
+            loss = loss + config.p_x_weight * contrast + config.l2_coeff * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        return {"loss": loss, "ce": ce.detach(), "e_pos": e_pos.mean().detach(), "e_neg": e_neg.mean().detach()}
 
 
-TRAINER = Trainer("jem", Config, train)
+TRAINER = Trainer("jem", Config, train, data_parallel=True)

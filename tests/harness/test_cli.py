@@ -32,7 +32,7 @@ def test_list_shows_suites_datasets_models() -> None:
 def test_info_describes_checkpoint(tiny_cond_ebm_path: Path) -> None:
     out = _invoke("info", str(tiny_cond_ebm_path)).output
     for needle in ("family            ebm", "1x8x8", "conditional       true", "training steps    3", "sha256",
-                   "loads             yes"):
+                   "trained on        1 process", "loads             yes"):
         assert needle in out
 
 

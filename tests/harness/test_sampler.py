@@ -91,19 +91,39 @@ def _conv_energy() -> torch.nn.Module:
 
 
 def test_inplace_chain_is_bit_identical_to_the_textbook_update() -> None:
-    from ebmbench.sampler import _step
+    from ebmbench.sampler import ChainNoise, _step
 
     net = _conv_energy()
     x0 = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     cfg = LangevinConfig(steps=6)
     got = langevin(lambda x, _y: net(x), x0, cfg, generator=make_generator(3, "cpu"), model=net, inplace=True).x
-    gen, x = make_generator(3, "cpu"), x0.clone()
+    noise, x = ChainNoise(make_generator(3, "cpu"), 0, len(x0)), x0.clone()
     for _ in range(6):  # the update written functionally, one new tensor per operation
         x = x.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(net(x).sum(), x)
-        x = _step(x.detach(), grad, cfg, gen)
+        x = _step(x.detach(), grad, cfg, noise)
     assert torch.equal(got, x)
     assert torch.equal(x0, torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1)))  # x0 untouched
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_chains_split_by_rows_are_the_chains_of_the_whole_batch(inplace: bool) -> None:
+    """Data-parallel training runs rows of one global batch of chains in each process (``rows=(first,
+    total)``): each row gets the noise it gets in the whole batch, so the split chains are the whole batch's
+    (equal up to the float rounding of a smaller convolution batch)."""
+    net = _conv_energy()
+    x0 = torch.rand(12, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    cfg = LangevinConfig(steps=5, noise=0.05)
+
+    def run(x: torch.Tensor, rows: tuple[int, int] | None) -> torch.Tensor:
+        return langevin(lambda v, _y: net(v), x, cfg, generator=make_generator(3, "cpu"), model=net,
+                        inplace=inplace, rows=rows).x
+
+    whole = run(x0, None)
+    parts = torch.cat([run(x0[first:first + 4], (first, 12)) for first in (0, 4, 8)])
+    torch.testing.assert_close(parts, whole, rtol=0, atol=1e-6)
+    assert torch.equal(run(x0, (0, 12)), whole)
+    assert not torch.allclose(run(x0[4:8], None), whole[4:8], atol=1e-3)  # without rows: other noise
 
 
 def test_accelerated_energy_levers_on_cpu() -> None:

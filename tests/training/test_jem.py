@@ -48,7 +48,7 @@ def test_without_the_px_term_noise_is_not_pushed_up(tmp_path: Path) -> None:
 def test_interrupted_run_resumes_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     full = load_checkpoint(_train(tmp_path / "full.safetensors", iterations=6, checkpoint_every=3))
     part = tmp_path / "part.safetensors"
-    import ebmbench.training.jem as jem_training
+    import ebmbench.training.loop as jem_training  # the shared loop checks every step
 
     real_check = jem_training.check_divergence
 
