@@ -214,6 +214,22 @@ def mean_over_ranks(values: dict[str, float], device: torch.device | str = "cpu"
     return dict(zip(values, (total / world_size()).tolist(), strict=True))
 
 
+@torch.no_grad()
+def broadcast_tensors(tensors: Iterable[torch.Tensor]) -> None:
+    """Rank 0's values copied into every rank's ``tensors`` in place (one broadcast per dtype), e.g. BatchNorm
+    running statistics that each rank updated with its own batch."""
+    if not active():
+        return
+    groups: dict[torch.dtype, list[torch.Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    for group in groups.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        dist.broadcast(flat, src=0)
+        for t, part in zip(group, flat.split([t.numel() for t in group]), strict=True):
+            t.copy_(part.view_as(t))
+
+
 def replicas_agree(tensors: Iterable[torch.Tensor]) -> bool:
     """True when every rank holds bit-identical ``tensors`` (weights, buffers, random states: the replicas of
     data-parallel training), compared by a digest of their bytes."""

@@ -21,8 +21,9 @@ Data parallelism, and why the number of processes W changes nothing but float ro
 
 So a W-process run follows the one-process run up to the order of float additions (the gradient all-reduce,
 smaller convolution batches); the differences start at about 1e-7 relative and grow slowly over training
-(tested in ``tests/training/test_data_parallel.py``). Exceptions: BatchNorm on CPU uses each rank's own
-batch statistics (gloo has no SyncBatchNorm; on CUDA BatchNorm layers become SyncBatchNorm, which is exact).
+(tested in ``tests/training/test_data_parallel.py``). The exception is BatchNorm on CPU: each rank normalises
+with its own batch's statistics (gloo has no SyncBatchNorm) and the running statistics are rank 0's, broadcast
+after every step; on CUDA BatchNorm layers become SyncBatchNorm, which keeps the global batch's statistics.
 
 Rank 0 alone writes checkpoints; the buffer and the random streams it saves are every rank's (they are
 replicas, checked equal at each checkpoint with the weights), so ``--resume`` continues bit-exactly with the
@@ -103,6 +104,7 @@ def train_with_chains(config: Any, req: TrainRequest, recipe: ChainRecipe, opt: 
     cpu_gen = make_generator(config.seed + 1, "cpu")
     start = resume_with_chains(req, recipe.family, config, model, opt, buffer, gen, cpu_gen, recipe.noise_name)
     objective = _data_parallel(recipe.objective, req.device)
+    resync = _batch_statistics_stay_local(objective, req.device)
     batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
     bar = tqdm(range(start, config.iterations), desc=f"train {recipe.family}", initial=start,
                total=config.iterations, disable=not (req.progress and distributed.is_main()))
@@ -112,6 +114,8 @@ def train_with_chains(config: Any, req: TrainRequest, recipe: ChainRecipe, opt: 
         _, x, y = next(batches)
         recipe.before_step(step)
         metrics = _step(recipe, objective, opt, buffer, x, y, rows, step, gen, cpu_gen, req.device)
+        if resync:  # every rank samples the next negatives with rank 0's running statistics
+            distributed.broadcast_tensors(model.buffers())
         check_divergence(metrics, config.max_energy, step, req.out, recipe.what, recipe.advice)
         bar.set_postfix({k: f"{metrics[k]:.3f}" for k in recipe.shown} |
                         {"img_s": f"{len(x) / (time.perf_counter() - tic):.0f}"})
@@ -158,21 +162,31 @@ def _negatives(recipe: ChainRecipe, buffer: ReplayBuffer, y: torch.Tensor, rows:
     return x_neg, y_neg
 
 
+def _has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 def _data_parallel(objective: nn.Module, device: torch.device) -> nn.Module:
     """The objective as DistributedDataParallel under torchrun (itself in one process). Buffers (BatchNorm's
     running statistics, spectral norm's power-iteration vectors) are broadcast from rank 0 at every forward;
-    on CUDA BatchNorm layers synchronise their batch statistics over the ranks."""
+    on CUDA BatchNorm layers synchronise their batch statistics over the ranks. Parameters the loss does not
+    use (a WRN's spare head) are allowed (``static_graph``: the same parameters are used at every step): they
+    get no gradient, as in one process."""
     if not distributed.active():
         return objective
-    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in objective.modules())
-    if has_batchnorm and device.type == "cuda":
+    if _has_batchnorm(objective) and device.type == "cuda":
         objective = nn.SyncBatchNorm.convert_sync_batchnorm(objective)
-    elif has_batchnorm and distributed.is_main():
+    elif _has_batchnorm(objective) and distributed.is_main():
         warnings.warn("BatchNorm on CPU processes uses each process's own batch statistics (no SyncBatchNorm "
                       "on gloo), so this run differs from a one-process run by more than float rounding",
                       stacklevel=2)
     ids = [device.index] if device.type == "cuda" else None  # buffers are synced at each forward by default
-    return nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+    return nn.parallel.DistributedDataParallel(objective, device_ids=ids, static_graph=True)
+
+
+def _batch_statistics_stay_local(objective: nn.Module, device: torch.device) -> bool:
+    """True when each rank's BatchNorm running statistics follow its own batches (data-parallel on CPU)."""
+    return distributed.active() and device.type != "cuda" and _has_batchnorm(objective)
 
 
 def _save(req: TrainRequest, recipe: ChainRecipe, config: Any, step: int, opt: torch.optim.Optimizer,

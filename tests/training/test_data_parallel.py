@@ -11,8 +11,9 @@ EBM's losses 1e-5 to 3e-4 and the JEM's weights 7e-4.
 
 One torchrun launch (2 CPU processes) runs: a conditional EBM with spectral norm and the cross-entropy term
 (losses recorded per step, each rank's weights and buffers digested), the same run interrupted after its
-step-3 checkpoint and resumed, a JEM (data noise, warm-up), a classifier trained by rank 0 alone through the
-model cache while the other rank waits, and ``ebmbench train`` itself. The one-process references run here.
+step-3 checkpoint and resumed, a JEM (data noise, warm-up), a Wide-ResNet JEM with BatchNorm, a classifier
+trained by rank 0 alone through the model cache while the other rank waits, and ``ebmbench train`` itself.
+The one-process references run here.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ EBM = {"width": "8", "batch_size": "32", "sample_steps": "3", "buffer_size": "64
        "checkpoint_every": "3", "conditional": "true", "ce_coeff": "0.5", "spectral_norm": "true"}
 JEM = {"width": "8", "batch_size": "32", "sgld_steps": "3", "buffer_size": "64", "iterations": "6",
        "checkpoint_every": "3", "warmup": "3"}
+JEM_BN = {"arch": "wrn", "depth": "10", "width": "1", "norm": "batch", "batch_size": "16", "sgld_steps": "2",
+          "buffer_size": "32", "iterations": "3"}  # BatchNorm, and a head the loss does not use
 
 SCRIPT = """
 import json, sys, warnings
@@ -52,7 +55,7 @@ from ebmbench.training import loop
 from ebmbench.training.common import TrainRequest, trainer
 
 warnings.simplefilter("ignore")
-out, ebm, jem = Path(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+out, ebm, jem, jem_bn = Path(sys.argv[1]), *(json.loads(a) for a in sys.argv[2:5])
 distributed.init("cpu")
 curves, models, real_check, real_loop = {}, [], loop.check_divergence, loop.train_with_chains
 
@@ -98,7 +101,9 @@ record("ebm-resumed")
 train("ebm", ebm, "ebm-part.safetensors", resume=True)
 record("jem")
 train("jem", jem, "jem.safetensors")
-same = {"ebm": digests(models[0]), "jem": digests(models[-1])}
+record("jem-bn")
+train("jem", jem_bn, "jem-bn.safetensors")
+same = {"ebm": digests(models[0]), "jem": digests(models[-2]), "jem-bn": digests(models[-1])}
 if distributed.rank() == 1:  # the control: a changed weight on one rank must be seen
     with torch.no_grad():
         next(models[-1].parameters()).add_(1e-6)
@@ -148,7 +153,7 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
-           str(out), json.dumps(EBM), json.dumps(JEM)]
+           str(out), json.dumps(EBM), json.dumps(JEM), json.dumps(JEM_BN)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stdout.count("wrote ") == 1  # rank 0 alone reports the CLI's checkpoint
@@ -170,11 +175,14 @@ def test_two_processes_follow_the_one_process_loss_curve(family: str, two_proces
 
 
 def test_ranks_hold_identical_weights_and_buffers(two_processes: tuple[Path, dict]) -> None:
-    """Every tensor of the model (weights, spectral norm's power-iteration vectors) is bit-identical on both
-    ranks after training; the check sees a change of 1e-6 in one weight on one rank."""
-    _, result = two_processes
-    assert all(result["same"]["ebm"]) and all(result["same"]["jem"]) and len(result["same"]["ebm"]) > 4
+    """Every tensor of the model (weights, spectral norm's power-iteration vectors, BatchNorm's running
+    statistics, which each CPU rank updates with its own batch until rank 0's are broadcast) is bit-identical on
+    both ranks after training; the check sees a change of 1e-6 in one weight on one rank."""
+    out, result = two_processes
+    for family in ("ebm", "jem", "jem-bn"):
+        assert len(result["same"][family]) > 4 and all(result["same"][family]), family
     assert result["control"] is False
+    assert load_checkpoint(out / "jem-bn.safetensors").training["world_size"] == 2
 
 
 def test_resume_under_two_processes_is_bit_exact(two_processes: tuple[Path, dict]) -> None:
