@@ -18,6 +18,7 @@ from ebmbench.data.base import ImageSet
 from ebmbench.errors import DivergenceError, EbmbenchError
 from ebmbench.models.base import Model
 from ebmbench.seeds import mix
+from ebmbench.training.ema import restore_live
 
 if TYPE_CHECKING:
     from ebmbench.data.base import DataContext
@@ -134,23 +135,28 @@ def restore_generator(gen: torch.Generator, state: torch.Tensor, seed: int, step
 
 def save_with_chains(req: TrainRequest, model: Model, config: Any, step: int, opt: torch.optim.Optimizer,
                      buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator,
-                     metrics: dict[str, float]) -> None:
+                     metrics: dict[str, float], extra: dict[str, torch.Tensor] | None = None) -> None:
     """``save_training`` for trainers with a replay buffer: the buffer and both random streams (Langevin
-    noise on the device, buffer draws on the CPU) go into the checkpoint, so a resumed run is bit-exact."""
-    state = {f"state.buffer.{k}": v for k, v in buffer.state().items()}
+    noise on the device, buffer draws on the CPU) go into the checkpoint, so a resumed run is bit-exact;
+    ``extra`` holds further state (the live weights beside a weight average)."""
+    state = {f"state.buffer.{k}": v for k, v in buffer.state().items()} | (extra or {})
     state["state.rng.sampler"] = gen.get_state()
     state["state.rng.buffer"] = cpu_gen.get_state()
     save_training(req, model, config, step, opt, state, metrics)
 
 
 def resume_with_chains(req: TrainRequest, family: str, config: Any, model: Model, opt: torch.optim.Optimizer,
-                       buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, noise: str) -> int:
+                       buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, noise: str,
+                       live: Model | None = None) -> int:
     """Restore what ``save_with_chains`` wrote (``noise`` names the sampler's stream in warnings); returns the
-    step to go on from, 0 when there is nothing to resume."""
+    step to go on from, 0 when there is nothing to resume. With ``live``, ``model`` is a weight average (the
+    checkpoint's model) and ``live`` gets the live weights stored beside it."""
     ckpt = resume_from(req, family, config)
     if ckpt is None:
         return 0
     model.load_state_dict(ckpt.model.state_dict())
+    if live is not None:
+        restore_live(live, ckpt.state)
     restore_optimizer(opt, ckpt.state, ckpt.training["optim_param_groups"])
     buffer.load_state({k.split(".")[-1]: v for k, v in ckpt.state.items() if k.startswith("state.buffer.")})
     step = int(ckpt.training["step"])

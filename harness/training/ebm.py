@@ -51,6 +51,8 @@ class Config:
     reinit: float = option(0.05, help="fraction of negatives restarted from uniform noise each step")
     checkpoint_every: int = option(100, help="steps between resumable checkpoints")
     max_energy: float = option(1e4, help="stop with an error when an energy exceeds this (divergence)")
+    ema: float = option(0.0, help="decay of an exponential moving average of the weights, saved as the model "
+                        "(0: the live weights; training always runs on the live weights)")
     seed: int = option(0, help="random seed")
 
     def __post_init__(self) -> None:
@@ -61,6 +63,8 @@ class Config:
             raise ValueError("ce_coeff needs conditional=true (it is a cross-entropy on the labels' energies)")
         if not 0 <= self.reinit <= 1:
             raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema={self.ema} (must be in [0, 1): the average's decay per step)")
 
     def langevin(self) -> LangevinConfig:
         return self.sampler.chain(self.sample_steps, clamp=(0.0, 1.0))
@@ -87,7 +91,8 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, train_set.num_classes if config.conditional else 0,
                           config.reinit)
     recipe = ChainRecipe("ebm", model, Objective(model, config), config.langevin(),
-                         conditional_chains=config.conditional, inplace=True, advice=DIVERGENCE_ADVICE)
+                         conditional_chains=config.conditional, inplace=True, advice=DIVERGENCE_ADVICE,
+                         average=config.ema)
     return train_with_chains(config, req, recipe, opt, buffer, train_set)
 
 

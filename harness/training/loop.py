@@ -56,6 +56,7 @@ from ebmbench.training.common import (
     resume_with_chains,
     save_with_chains,
 )
+from ebmbench.training.ema import WeightAverage, live_state
 
 Terms = dict[str, torch.Tensor]
 
@@ -91,6 +92,7 @@ class ChainRecipe:
     prepare: Callable[[torch.Tensor, int], torch.Tensor] = _unchanged  # the global batch before use (data noise)
     before_step: Callable[[int], None] = _nothing  # e.g. a learning-rate schedule
     at_checkpoint: Callable[[dict[str, float]], None] = _nothing  # e.g. add the test accuracy to the metrics
+    average: float = 0.0  # decay of a weight average saved as the model (0: save the live weights)
 
 
 def train_with_chains(config: Any, req: TrainRequest, recipe: ChainRecipe, opt: torch.optim.Optimizer,
@@ -102,7 +104,9 @@ def train_with_chains(config: Any, req: TrainRequest, recipe: ChainRecipe, opt: 
     rows = distributed.local_rows(total, "batch_size")
     gen = make_generator(config.seed, req.device)
     cpu_gen = make_generator(config.seed + 1, "cpu")
-    start = resume_with_chains(req, recipe.family, config, model, opt, buffer, gen, cpu_gen, recipe.noise_name)
+    average = WeightAverage(model, recipe.average) if recipe.average else None
+    start = resume_with_chains(req, recipe.family, config, average.model if average else model, opt, buffer, gen,
+                               cpu_gen, recipe.noise_name, live=model if average else None)
     objective = _data_parallel(recipe.objective, req.device)
     resync = _batch_statistics_stay_local(objective, req.device)
     batches = infinite_batches(train_set, config.batch_size, config.seed, start_step=start)
@@ -116,14 +120,16 @@ def train_with_chains(config: Any, req: TrainRequest, recipe: ChainRecipe, opt: 
         metrics = _step(recipe, objective, opt, buffer, x, y, rows, step, gen, cpu_gen, req.device)
         if resync:  # every rank samples the next negatives with rank 0's running statistics
             distributed.broadcast_tensors(model.buffers())
+        if average:
+            average.update(model)
         check_divergence(metrics, config.max_energy, step, req.out, recipe.what, recipe.advice)
         bar.set_postfix({k: f"{metrics[k]:.3f}" for k in recipe.shown} |
                         {"img_s": f"{len(x) / (time.perf_counter() - tic):.0f}"})
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.iterations:
             recipe.at_checkpoint(metrics)
-            _save(req, recipe, config, step + 1, opt, buffer, gen, cpu_gen, metrics)
+            _save(req, recipe, config, step + 1, opt, buffer, (gen, cpu_gen), metrics, average)
     if start >= config.iterations and not req.out.exists():
-        _save(req, recipe, config, start, opt, buffer, gen, cpu_gen, metrics)
+        _save(req, recipe, config, start, opt, buffer, (gen, cpu_gen), metrics, average)
     model.eval()
     distributed.barrier()  # rank 0's checkpoint is complete when any rank returns
     return req.out
@@ -190,14 +196,20 @@ def _batch_statistics_stay_local(objective: nn.Module, device: torch.device) -> 
 
 
 def _save(req: TrainRequest, recipe: ChainRecipe, config: Any, step: int, opt: torch.optim.Optimizer,
-          buffer: ReplayBuffer, gen: torch.Generator, cpu_gen: torch.Generator, metrics: dict[str, float]) -> None:
-    """Rank 0 writes the checkpoint, after checking that every rank holds the same replica of what it saves."""
+          buffer: ReplayBuffer, gens: tuple[torch.Generator, torch.Generator], metrics: dict[str, float],
+          average: WeightAverage | None = None) -> None:
+    """Rank 0 writes the checkpoint, after checking that every rank holds the same replica of what it saves.
+    With a weight average, the average is the checkpoint's model and the live weights are kept beside it."""
     model = recipe.model
-    replica = [*model.state_dict().values(), *buffer.state().values(), gen.get_state(), cpu_gen.get_state(),
+    gen, cpu_gen = gens
+    saved = average.model if average else model
+    replica = [*model.state_dict().values(), *saved.state_dict().values(), *buffer.state().values(),
+               gen.get_state(), cpu_gen.get_state(),
                *(t for st in opt.state.values() for t in st.values() if isinstance(t, torch.Tensor))]
     if not distributed.replicas_agree(replica):
         raise EbmbenchError(f"{recipe.what} stopped at step {step}: the {distributed.world_size()} processes no "
                             "longer hold identical weights, optimizer state or replay buffers (nondeterministic "
                             "kernels, or a bug to report); nothing was written for this step")
     if distributed.is_main():
-        save_with_chains(req, model, config, step, opt, buffer, gen, cpu_gen, metrics)
+        save_with_chains(req, saved, config, step, opt, buffer, gen, cpu_gen, metrics,
+                         live_state(model) if average else None)

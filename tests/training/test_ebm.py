@@ -33,7 +33,7 @@ def test_training_lowers_data_energy_relative_to_noise(tmp_path: Path) -> None:
     assert ckpt.training["step"] == 40 and len(ckpt.state["state.buffer.images"]) > 0
 
 
-@pytest.mark.parametrize("recipe", [{}, {"conditional": True, "ce_coeff": 1.0}])
+@pytest.mark.parametrize("recipe", [{}, {"conditional": True, "ce_coeff": 1.0}, {"ema": 0.5}])
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      recipe: dict) -> None:
     full = load_checkpoint(_train(tmp_path / "full.safetensors", iterations=6, checkpoint_every=3, **recipe))
@@ -58,6 +58,28 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch
     assert resumed.training["step"] == 6
     for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+    for k, v in full.state.items():  # the live weights beside an average, too
+        assert torch.equal(v, resumed.state[k]), k
+
+
+def test_weight_average_is_the_exponential_average_of_the_live_weights(tmp_path: Path) -> None:
+    """The saved model is decay-weighted over the live weights of every step (the initial weights included);
+    the live weights are those of a run without an average (training never sees the average)."""
+    from ebmbench.devices import seed_everything
+    from ebmbench.training.ebm import build
+
+    decay = 0.6
+    seed_everything(0)
+    w0 = build(Config(**FAST), ((1, 8, 8), 10)).state_dict()
+    w1, w2 = (load_checkpoint(_train(tmp_path / f"live{n}.safetensors", iterations=n)).model.state_dict()
+              for n in (1, 2))
+    avg = load_checkpoint(_train(tmp_path / "avg.safetensors", iterations=2, ema=decay))
+    for k, v in avg.model.state_dict().items():
+        want = decay ** 2 * w0[k] + decay * (1 - decay) * w1[k] + (1 - decay) * w2[k]
+        torch.testing.assert_close(v, want, rtol=1e-5, atol=1e-6)
+        assert torch.equal(avg.state[f"state.live.{k}"], w2[k]), k
+    with pytest.raises(ValueError, match="ema=1"):
+        Config(ema=1.0)
 
 
 def test_cross_entropy_term_needs_labels_and_adds_to_the_loss(tmp_path: Path) -> None:
