@@ -126,7 +126,7 @@ class QualitySuite(Suite):
     spec = SPEC
     requires = (Capability.ENERGY, Capability.SAMPLE)
     Options = QualityOptions
-    quickstart = ("steps=0,10,20,40,80",)
+    quickstart = ("steps=0,10,20,40,60,80",)
 
     # ---- checks before any long work --------------------------------------------------------------------------
     def prepare(self, ctx: SuiteContext) -> Setup:

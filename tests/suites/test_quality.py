@@ -252,6 +252,7 @@ def test_balanced_labels_and_energy_trace_match_numpy() -> None:
 def test_quickstart_settings_are_valid_options() -> None:
     options = build_options(QualitySuite.Options, QualitySuite.quickstart)
     assert len(options.steps) > 1
+    assert 60 in options.steps  # issue #11's target (FID at 60 steps) shows in the quickstart's tables directly
 
 
 @pytest.mark.slow
