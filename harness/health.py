@@ -10,8 +10,15 @@ difference of 0.1 is a density ratio of 1.1):
   mean E(data), is below ``FLAT_GAP`` = 0.1 nats (data and noise nearly equally likely), or below
   ``FLAT_RELATIVE`` = 5% of the energy scale (mean |E| over data and noise: the energies are a constant offset
   with a tiny landscape on top). Conditional models are judged on the marginal energy -logsumexp_y -E(x, y).
-- ``uniform_labels`` (conditional models): the label energies hardly differ. Fires when the mean over data
-  of the largest softmax probability of -E(x, y) is within ``UNIFORM_MARGIN`` = 0.05 of chance (1/K).
+- ``uniform_labels`` (conditional models): the label energies hardly differ and do not pick the label. Fires
+  when the mean over data of the largest softmax probability of -E(x, y) is within ``UNIFORM_MARGIN`` = 0.05
+  of chance (1/K), unless the data's labels are known and the argmin of E(x, y) finds them on at least
+  ``LABEL_ACCURACY`` = half the way from chance to every image (0.55 for 10 classes). The exception is
+  measured (issue #11): EBMs trained with the contrastive loss keep small energies (the L2 term and samples
+  close to the data hold the data-to-noise gap to a fraction of a nat), so their label energies differ by
+  hundredths of a nat and the mean max-softmax stays at 0.10 to 0.14 while the argmin is right on 85% to 95%
+  of the digits; such a model is an accurate, underconfident classifier (the calibration suite measures
+  that), not a guesser.
 - ``chain_static``: Langevin chains do not move. The chain is run twice with the same noise draws, once with
   the energy gradient removed (its noise-only twin); fires when the mean per-pixel distance between the two
   ends is below ``STATIC_MOVE`` = 1% of the data range: the energy hardly moves the chain beyond its noise.
@@ -38,6 +45,7 @@ from ebmbench.spec import HEALTH_CHECKS
 FLAT_GAP = 0.1
 FLAT_RELATIVE = 0.05
 UNIFORM_MARGIN = 0.05
+LABEL_ACCURACY = 0.5  # of the way from chance (1/K) to 1
 STATIC_MOVE = 0.01
 DIVERGE_RISE = 3.0
 CLAMP_EXCESS = 0.25
@@ -76,8 +84,10 @@ class ChainProbe:
 
 
 @torch.no_grad()
-def energy_checks(model: Model, data: torch.Tensor, noise: torch.Tensor) -> list[Check]:
-    """``flat_energy`` (and ``uniform_labels`` for conditional models) on ``data`` against uniform ``noise``."""
+def energy_checks(model: Model, data: torch.Tensor, noise: torch.Tensor,
+                  labels: torch.Tensor | None = None) -> list[Check]:
+    """``flat_energy`` (and ``uniform_labels`` for conditional models) on ``data`` against uniform ``noise``;
+    ``labels``, the data's own, let ``uniform_labels`` spare an accurate classifier with small energies."""
     e_data, e_noise = free_energy(model, data).double(), free_energy(model, noise).double()
     gap = (e_noise.mean() - e_data.mean()).item()
     scale = torch.cat([e_data, e_noise]).abs().mean().item()
@@ -89,14 +99,24 @@ def energy_checks(model: Model, data: torch.Tensor, noise: torch.Tensor) -> list
                     "the model is under-trained or degenerate and its numbers say little about the method",
                     {"gap": gap, "scale": scale, "spread": spread, "threshold": max(FLAT_GAP, FLAT_RELATIVE * scale)})]
     if model.info.conditional:
-        probs = torch.softmax(-model.energy_all_classes(data).double(), dim=1)
-        top = probs.max(dim=1).values.mean().item()
-        chance = 1 / model.info.num_classes
-        checks.append(Check("uniform_labels", top - chance < UNIFORM_MARGIN,
-                            f"near-uniform label energies: mean max-softmax of -E(x, y) is {top:.4f}, chance is "
-                            f"{chance:.4f} (threshold: within {UNIFORM_MARGIN}); its classifications are guesses",
-                            {"mean_max_softmax": top, "chance": chance, "threshold": chance + UNIFORM_MARGIN}))
+        checks.append(_uniform_labels(model.energy_all_classes(data).double(), labels, model.info.num_classes))
     return checks
+
+
+def _uniform_labels(energies: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -> Check:
+    """Near-uniform softmax of -E(x, y), unless the known labels show the argmin is an accurate classifier."""
+    top = torch.softmax(-energies, dim=1).max(dim=1).values.mean().item()
+    chance = 1 / num_classes
+    figures = {"mean_max_softmax": top, "chance": chance, "threshold": chance + UNIFORM_MARGIN}
+    said, guessing = "", True
+    if labels is not None:
+        accurate = chance + LABEL_ACCURACY * (1 - chance)
+        accuracy = (energies.argmin(dim=1).cpu() == labels.cpu()).double().mean().item()
+        figures |= {"accuracy": accuracy, "accuracy_threshold": accurate}
+        said, guessing = f"; argmin accuracy {accuracy:.3f} (below {accurate:.3f})", accuracy < accurate
+    return Check("uniform_labels", top - chance < UNIFORM_MARGIN and guessing,
+                 f"near-uniform label energies: mean max-softmax of -E(x, y) is {top:.4f}, chance is {chance:.4f} "
+                 f"(threshold: within {UNIFORM_MARGIN}){said}; its classifications are guesses", figures)
 
 
 def chain_checks(model: Model, x0: torch.Tensor, probe: ChainProbe, y: torch.Tensor | None, seed: int,
@@ -171,7 +191,7 @@ def check_model(model: Model, data: torch.Tensor, probe: ChainProbe | None, seed
     device = data.device
     gen = make_generator(seed, device)
     noise = uniform_noise(len(data), model.info.input_shape, model.info.value_range, device, gen)
-    checks = energy_checks(model, data, noise)
+    checks = energy_checks(model, data, noise, labels)
     if probe is None:
         return checks
     k = min(chains, len(data))

@@ -68,6 +68,25 @@ def test_flat_energy_and_uniform_labels_fire_on_a_nearly_constant_energy() -> No
     assert got == {"flat_energy": True, "uniform_labels": True}
 
 
+def test_uniform_labels_spares_an_accurate_classifier_with_small_energies() -> None:
+    """Issue #11: the digits EBMs keep label energies within hundredths of a nat (mean max-softmax near chance)
+    while their argmin is right on most digits. Such a model is underconfident, not guessing: the check stays
+    quiet when the labels show it, fires without labels to show it, and fires on a small-scale energy whose
+    argmin is no better than a guess."""
+    x, y = _digits()
+    accurate = Energy(lambda z, labels: _gaussian().fn(z, labels) / 2000)  # label gaps of ~0.01 nats
+    guessing = Energy(lambda z, labels: _gaussian().fn(z.flip(-1, -2), labels) / 2000)  # the right scale, no skill
+    for model, labelled, fires in ((accurate, True, False), (accurate, False, True), (guessing, True, True)):
+        check = next(c for c in check_model(model, x, None, seed=0, labels=y if labelled else None)
+                     if c.name == "uniform_labels")
+        assert check.figures["mean_max_softmax"] < 0.15 and check.fired is fires
+        if labelled:  # the accuracy it was held to, measured independently
+            with torch.no_grad():
+                want = (model.energy_all_classes(x).argmin(1) == y).double().mean().item()
+            assert check.figures["accuracy"] == pytest.approx(want) and check.figures["accuracy_threshold"] == 0.55
+    assert check.figures["accuracy"] < 0.55
+
+
 def test_flat_energy_fires_on_a_large_offset_with_a_tiny_landscape() -> None:
     offset = Energy(lambda z, labels: 1000 + _gaussian(1.0).fn(z, labels))  # a gap of ~4 nats on 1000
     checks = {c.name: c for c in check_model(offset, _digits()[0], None, seed=0)}
