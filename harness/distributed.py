@@ -123,8 +123,13 @@ def all_true(flag: bool) -> bool:
 
 
 def on_main(fn: Callable[[], T]) -> T:
-    """``fn()`` computed on rank 0 only and sent to every rank (work that is not worth sharding)."""
-    return broadcast(fn() if is_main() else None)
+    """``fn()`` computed on rank 0 only (``solo``: the others wait in the broadcast and join no collective of
+    ``fn``) and sent to every rank (work that is not worth sharding)."""
+    if not is_main():
+        return broadcast(None)
+    with solo():
+        value = fn()
+    return broadcast(value)
 
 
 @contextlib.contextmanager

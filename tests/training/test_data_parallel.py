@@ -110,9 +110,10 @@ if distributed.rank() == 1:  # the control: a changed weight on one rank must be
 control = distributed.replicas_agree(list(models[-1].state_dict().values()))
 cached = zoo.cached_model("classifier", {"width": "8", "iterations": "3", "batch_size": "32"}, out / "cache",
                           torch.device("cpu"), progress=False)
+alone = distributed.on_main(lambda: distributed.map_batches(3, lambda k: k * distributed.world_size()))
 if distributed.is_main():
     (out / "result.json").write_text(json.dumps({"curves": curves, "same": same, "control": control,
-                                                 "cached": str(cached)}))
+                                                 "cached": str(cached), "alone": alone}))
 from ebmbench.cli import main
 main(["train", "--kind", "jem", "--out", str(out / "cli.safetensors"), "--quiet", "--device", "cpu",
       "--set", "width=8", "--set", "batch_size=32", "--set", "sgld_steps=2", "--set", "iterations=2"],
@@ -211,9 +212,11 @@ def test_one_process_resumes_a_two_process_checkpoint(two_processes: tuple[Path,
 def test_rank_zero_trains_cached_models_alone_and_the_cli_trains_data_parallel(
         two_processes: tuple[Path, dict]) -> None:
     """A model cache miss inside a data-parallel run is trained by rank 0 on its own (``main_first``: no
-    collective waits for the other rank), and ``ebmbench train`` under torchrun writes a 2-process JEM."""
+    collective waits for the other rank; likewise ``on_main``), and ``ebmbench train`` under torchrun writes a
+    2-process JEM."""
     out, result = two_processes
     assert load_checkpoint(Path(result["cached"])).training["world_size"] == 1
+    assert result["alone"] == [0, 1, 2]  # on_main's function works as one process too
     cli = load_checkpoint(out / "cli.safetensors")
     assert cli.training["world_size"] == 2 and cli.training["step"] == 2
     assert not list(out.rglob("*.tmp*"))
