@@ -9,9 +9,9 @@ only by the order of float additions. The per-step losses of 2 processes must ma
 tolerances can fail: drawing each process's Langevin noise on its own instead of by global row moves the
 EBM's losses 1e-5 to 3e-4 and the JEM's weights 7e-4.
 
-One torchrun launch (2 CPU processes) runs: a conditional EBM with spectral norm and the cross-entropy term
-(losses recorded per step, each rank's weights and buffers digested), the same run interrupted after its
-step-3 checkpoint and resumed, a JEM (data noise, warm-up), a Wide-ResNet JEM with BatchNorm, a classifier
+One torchrun launch (2 CPU processes) runs: a conditional EBM with spectral norm, the cross-entropy term and
+a weight average (losses recorded per step, each rank's weights and buffers digested), the same run interrupted
+after its step-3 checkpoint and resumed, a JEM (data noise, warm-up), a Wide-ResNet JEM with BatchNorm, a classifier
 trained by rank 0 alone through the model cache while the other rank waits, and ``ebmbench train`` itself.
 The one-process references run here.
 """
@@ -39,7 +39,7 @@ RTOL, ATOL = 5e-6, 1e-7  # per-step losses, 2 processes against 1 (float additio
 WEIGHT_ATOL = 1e-6
 
 EBM = {"width": "8", "batch_size": "32", "sample_steps": "3", "buffer_size": "64", "iterations": "8",
-       "checkpoint_every": "3", "conditional": "true", "ce_coeff": "0.5", "spectral_norm": "true"}
+       "checkpoint_every": "3", "conditional": "true", "ce_coeff": "0.5", "spectral_norm": "true", "ema": "0.9"}
 JEM = {"width": "8", "batch_size": "32", "sgld_steps": "3", "buffer_size": "64", "iterations": "6",
        "checkpoint_every": "3", "warmup": "3"}
 JEM_BN = {"arch": "wrn", "depth": "10", "width": "1", "norm": "batch", "batch_size": "16", "sgld_steps": "2",
