@@ -165,7 +165,7 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
         if config.clamp is not None:
             x.clamp_(*config.clamp)
         if project is not None:
-            x = project(x)
+            x = project.apply_(x) if isinstance(project, Box) else project(x)
     return x
 
 
@@ -256,12 +256,24 @@ def uniform_noise(n: int, shape: tuple[int, ...], value_range: tuple[float, floa
     return lo + (hi - lo) * torch.rand((n, *shape), generator=generator, device=device)
 
 
-def box_projection(center: torch.Tensor, radius: float | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+class Box:
+    """A ``project`` hook that keeps each chain within ``radius`` (L-inf) of ``center``. Called, it returns a new
+    tensor (graphs may pass through it); the in-place chain calls ``apply_`` instead, which clamps the state in
+    place with the same result bit for bit."""
+
+    def __init__(self, center: torch.Tensor, radius: float) -> None:
+        self.lo, self.hi = center - radius, center + radius
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(torch.maximum(x, self.lo), self.hi)
+
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp_(self.lo, self.hi)
+
+
+def box_projection(center: torch.Tensor, radius: float | None) -> Box | None:
     """A ``project`` hook that keeps each chain within ``radius`` (L-inf) of ``center``; None for no box."""
-    if radius is None:
-        return None
-    lo, hi = center - radius, center + radius
-    return lambda x: torch.minimum(torch.maximum(x, lo), hi)
+    return None if radius is None else Box(center, radius)
 
 
 def zero_energy(x: torch.Tensor, _y: torch.Tensor | None = None) -> torch.Tensor:

@@ -106,7 +106,8 @@ class PurifiedView(nn.Module):
         cfg = self.purification.chain(self.model.info.value_range)
         energy = energy if self.purification.energy else zero_energy
         out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
-                       project=box_projection(start, self.purification.radius), differentiable=unrolled).x
+                       project=box_projection(start, self.purification.radius), differentiable=unrolled,
+                       inplace=not unrolled).x
         return x, out, unrolled
 
     @staticmethod

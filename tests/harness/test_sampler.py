@@ -126,6 +126,18 @@ def test_chains_split_by_rows_are_the_chains_of_the_whole_batch(inplace: bool) -
     assert not torch.allclose(run(x0[4:8], None), whole[4:8], atol=1e-3)  # without rows: other noise
 
 
+def test_inplace_chain_with_a_box_is_bit_identical_to_the_functional_chain() -> None:
+    from ebmbench.sampler import box_projection
+
+    net = _conv_energy()
+    x0 = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    cfg = LangevinConfig(steps=5, step_size=10.0, noise=0.05)  # big steps: the box binds on many pixels
+    runs = {flag: langevin(lambda x, _y: net(x), x0, cfg, generator=make_generator(4, "cpu"), model=net,
+                           project=box_projection(x0, 0.1), inplace=flag).x for flag in (False, True)}
+    assert torch.equal(runs[True], runs[False])
+    assert (runs[True] - x0).abs().max() <= 0.1 + 1e-6 and ((runs[True] - x0).abs() > 0.0999).any()
+
+
 def test_accelerated_energy_levers_on_cpu() -> None:
     from ebmbench.sampler import accelerated_energy
 
