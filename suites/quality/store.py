@@ -82,6 +82,33 @@ class FeatureCache:
             save_file(tensors, str(tmp), metadata={KEY_FIELD: json.dumps(description, sort_keys=True, default=str)})
 
 
+class MetricCache:
+    """Metric values (a dict of floats) stored under ``root`` by content key. For the reference rows (held-out
+    split, uniform noise): their scores depend on fixed images, the reference and the settings, never on the
+    model, so every later run on the same data reuses them instead of recomputing KID's subsets and the rest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, description: dict[str, Any]) -> Path:
+        return self.root / f"metrics-{content_key(description)}.json"
+
+    def get(self, description: dict[str, Any]) -> dict[str, float] | None:
+        path = self._path(description)
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):  # absent or corrupt: a miss
+            return None
+        if not isinstance(stored, dict) or stored.get("key") != json.loads(json.dumps(description, default=str)):
+            return None
+        return {k: float(v) for k, v in stored["values"].items()}
+
+    def put(self, description: dict[str, Any], values: dict[str, float]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        blob = {"key": description, "values": {k: float(v) for k, v in values.items()}}
+        atomic_write_text(self._path(description), json.dumps(blob, sort_keys=True, default=str) + "\n")
+
+
 class SampleFile:
     """Samples as a uint8 ``.npy`` array written batch by batch (memory does not grow with N), with their labels.
 

@@ -43,6 +43,7 @@ from ebmbench.suites.quality.sampling import EnergyTrace, SamplingPlan, draw_uni
 from ebmbench.suites.quality.spec import SPEC
 from ebmbench.suites.quality.store import (
     FeatureCache,
+    MetricCache,
     SampleCache,
     SampleFile,
     model_digest,
@@ -258,11 +259,28 @@ class QualitySuite(Suite):
         records = []
         for eval_set, data in sets.items():
             features = self._features(ctx, setup, module, _images_uint8(data))
-            values = distributed.on_main(lambda features=features: compute_metrics(
-                features, reference, self.options.metrics, setup.extractor.layers,
-                self._settings(ctx, setup.kid_rows)))
+            values = distributed.on_main(lambda features=features: self._row_metrics(ctx, setup, features,
+                                                                                     reference))
             records += self._records(ctx, setup, eval_set, values, len(data), {"kid_subset_size": setup.kid_rows})
         return records
+
+    def _row_metrics(self, ctx: SuiteContext, setup: Setup, features: dict[str, torch.Tensor],
+                     reference: Reference) -> dict[str, float]:
+        """A reference row's metrics, from the content-keyed cache when allowed (they do not depend on the
+        model: the key is the features, the reference and the settings)."""
+        settings = self._settings(ctx, setup.kid_rows)
+        ref = [torch.from_numpy(np.ascontiguousarray(reference.mu)), torch.from_numpy(
+            np.ascontiguousarray(reference.sigma))] + ([reference.features] if reference.features is not None else [])
+        key = {"kind": "reference-row-metrics", "features": tensor_digest(*(features[k] for k in sorted(features))),
+               "reference": tensor_digest(*ref), "metrics": list(self.options.metrics),
+               "layers": setup.extractor.layers, "settings": asdict(settings), **_versions()}
+        cache = MetricCache(ctx.cache_dir / "quality")
+        values = cache.get(key) if self.options.cache else None
+        if values is None:
+            values = compute_metrics(features, reference, self.options.metrics, setup.extractor.layers, settings)
+            if self.options.cache:
+                cache.put(key, values)
+        return values
 
     def _plan(self, setup: Setup, steps: int) -> SamplingPlan:
         o = self.options

@@ -138,6 +138,23 @@ def test_inplace_chain_with_a_box_is_bit_identical_to_the_functional_chain() -> 
     assert (runs[True] - x0).abs().max() <= 0.1 + 1e-6 and ((runs[True] - x0).abs() > 0.0999).any()
 
 
+def test_channels_last_chain_agrees_and_restores_the_weights() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv2d(8, 4, 3),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 1), torch.nn.Flatten(0))
+    x0 = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    cfg = LangevinConfig(steps=4, noise=0.05)
+
+    def run(**kw):
+        return langevin(lambda x, _y: net(x), x0, cfg, generator=make_generator(5, "cpu"), model=net, **kw).x
+
+    plain, fast = run(inplace=True), run(inplace=True, channels_last=True)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fast, run(channels_last=True))  # in-place and functional chains: the same bits
+    assert torch.allclose(fast, plain, atol=1e-5)  # the same update and noise, to float rounding
+    assert all(p.is_contiguous() for p in net.parameters())  # the model is handed back as it came
+
+
 def test_accelerated_energy_levers_on_cpu() -> None:
     from ebmbench.sampler import accelerated_energy
 

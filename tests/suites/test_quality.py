@@ -182,6 +182,24 @@ def test_sample_cache_is_keyed_by_content(dummy_ckpt: Path, dummy_run: RunDir, c
     assert resumed.records() == dummy_run.records()
 
 
+def test_reference_rows_metrics_come_from_the_cache(dummy_ckpt: Path, dummy_run: RunDir, cache: Path,
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ebmbench.suites.quality import suite as quality
+
+    calls = []
+    real = quality.compute_metrics
+    monkeypatch.setattr(quality, "compute_metrics", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = run(dummy_ckpt, tmp_path / "again", *FAST, "steps=4", cache=cache)  # same data and settings
+    assert len(calls) == 1  # the samples' row only; the two reference rows came from the cache
+    for eval_set in ("real:test", "uniform"):
+        assert {m: r.value for m, r in rows(again, eval_set).items()} == {
+            m: r.value for m, r in rows(dummy_run, eval_set).items()}
+    run(dummy_ckpt, tmp_path / "other-seed", *FAST, "steps=4", "reference_rows=true", cache=cache, seed=1)
+    assert len(calls) == 4  # another seed: new samples, and new KID subsets for both reference rows
+    run(dummy_ckpt, tmp_path / "off", *FAST, "steps=4", "cache=false", cache=cache)
+    assert len(calls) == 7  # cache=false recomputes all three rows
+
+
 def test_reference_stats_file_gives_the_same_numbers(dummy_ckpt: Path, dummy_run: RunDir, cache: Path,
                                                      tmp_path: Path) -> None:
     result = CliRunner().invoke(stats, ["--dataset", "digits", "--split", "train", "--out",

@@ -495,7 +495,9 @@ def test_trained_quickstart_ebm_adaptive_at_most_transfer(tmp_path: Path) -> Non
 
 def test_cpu_budget_presets_defaults_and_explicit_options_win() -> None:
     cpu = build_options(RobustnessOptions, ["budget=cpu"])
-    assert (cpu.n, cpu.steps, cpu.eot, cpu.draws, cpu.purify_steps, cpu.adaptive) == (200, 5, 2, 2, 5, ("bpda+eot",))
+    assert (cpu.n, cpu.steps, cpu.eot, cpu.draws, cpu.purify_steps, cpu.adaptive, cpu.square_queries) == (
+        200, 5, 2, 2, 5, ("bpda+eot",), 100)
+    assert cpu.control and cpu.transfer_from_baselines and cpu.norms == ("linf", "l2")  # every row type but unrolled
     assert build_options(RobustnessOptions, ["budget=cpu", "n=40", "steps=7"]).n == 40
     assert build_options(RobustnessOptions, ["budget=cpu", "steps=7"]).steps == 7
     assert build_options(RobustnessOptions, []) == RobustnessOptions()
