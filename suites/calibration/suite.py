@@ -94,8 +94,7 @@ class CalibrationSuite(Suite):
         radius = default_radius(model.info.input_shape) if text == "auto" else None if text == "none" else \
             _radius(text)
         per_class = o.purify_per_class  # None: decided per model (conditional models get a chain per label)
-        return Purification(steps=o.purify_steps, step_size=o.sampler.step_size, noise=o.sampler.noise,
-                            grad_clip=o.sampler.grad_clip, radius=radius, per_class=per_class)
+        return Purification(steps=o.purify_steps, sampler=o.sampler, radius=radius, per_class=per_class)
 
     def run(self, ctx: SuiteContext, plan: Plan) -> None:
         models = {ctx.model_name: ctx.model, **ctx.baselines}

@@ -19,6 +19,7 @@ from torch import nn
 from ebmbench import distributed, seeds
 from ebmbench.attacks import NORMS, Norm, make_pgd, step_size
 from ebmbench.errors import EbmbenchError
+from ebmbench.purification import default_radius
 
 __all__ = ["NORMS", "AttackSpec", "Norm", "attack_batches", "default_grid", "default_radius", "make_attack",
            "parse_eps", "step_size"]
@@ -30,7 +31,6 @@ __all__ = ["NORMS", "AttackSpec", "Norm", "attack_batches", "default_grid", "def
 PAPER_GRID = {"linf": ("0", "2/255", "4/255", "8/255", "16/255", "30/255"),
               "l2": ("0", "20/255", "40/255", "80/255", "160/255", "300/255")}
 SMALL_GRID = {"linf": ("0", "0.05", "0.1", "0.2", "0.3"), "l2": ("0", "0.25", "0.5", "1", "1.5")}
-PAPER_RADIUS, SMALL_RADIUS = 8 / 255, 0.1
 
 
 def is_small(shape: Sequence[int]) -> bool:
@@ -40,11 +40,6 @@ def is_small(shape: Sequence[int]) -> bool:
 
 def default_grid(norm: Norm, shape: Sequence[int]) -> tuple[str, ...]:
     return (SMALL_GRID if is_small(shape) else PAPER_GRID)[norm]
-
-
-def default_radius(shape: Sequence[int]) -> float:
-    """The purification's clamp radius: the paper's 8/255, scaled up like the grid for small images."""
-    return SMALL_RADIUS if is_small(shape) else PAPER_RADIUS
 
 
 def parse_eps(text: str) -> float:

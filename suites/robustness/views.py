@@ -4,58 +4,19 @@ A view is an ``nn.Module`` whose forward returns logits for images in [0, 1] (th
 
 - ``PlainView``: the model's own logits; for a conditional EBM that is -E(x, y) for every label in one batched
   pass, for a classifier its logits.
-- ``PurifiedView``: K Langevin steps from the input first (the reference paper's defense), then the logits.
-  Its ``gradient`` says what an attack sees through the purification: ``"bpda"`` (straight-through: the chain
-  is run without a graph and its Jacobian taken as the identity) or ``"full"`` (the unrolled chain,
-  differentiated step by step). Its sampler noise is fresh on each forward unless a generator is given.
+- ``PurifiedView``: K Langevin steps from the input first (the reference paper's defense), then the logits; it
+  lives in ``ebmbench.purification`` (shared with the calibration suite) and is re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Literal
-
 import torch
 from torch import nn
 
-from ebmbench.errors import EbmbenchError
-from ebmbench.models.base import Capability, Model
-from ebmbench.sampler import LangevinConfig, LangevinOptions, box_projection, langevin, zero_energy
-from ebmbench.scoring import free_energy
+from ebmbench.models.base import Model
+from ebmbench.purification import Gradient, Purification, PurifiedView, can_purify, check_purifiable
 
-Gradient = Literal["bpda", "full"]
-
-
-@dataclass(frozen=True)
-class Purification:
-    """K Langevin steps from the input, each clamped to a box of ``radius`` around it (and the data range).
-
-    ``per_class``: run one chain per label under E(x, y) and score label y at its own chain's end (the reference
-    code's protocol); otherwise one chain under the model's marginal energy, scored for every label.
-    ``energy``: False makes the noise-only control: the same steps, noise, clip and box with the energy gradient
-    removed, so that what purification gains beyond its randomness can be measured (``control()``).
-    """
-
-    steps: int = 10
-    sampler: LangevinOptions = field(default_factory=LangevinOptions)
-    radius: float | None = 8 / 255
-    per_class: bool = True
-    energy: bool = True
-
-    def control(self) -> Purification:
-        """The noise-only control of this purification."""
-        return replace(self, energy=False)
-
-    def chain(self, value_range: tuple[float, float]) -> LangevinConfig:
-        return self.sampler.chain(self.steps, clamp=value_range)
-
-    def describe(self) -> str:
-        radius = "none" if self.radius is None else f"{self.radius:.4g}"
-        mode = "per-class" if self.per_class else "marginal"
-        s, kind = self.sampler, "langevin" if self.energy else "noise-only"
-        return (f"{kind}(K={self.steps}, step={s.step_size:g}, noise={s.noise:g}, clip={s.grad_clip}, "
-                f"radius={radius}, {mode})")
+__all__ = ["Gradient", "PlainView", "Purification", "PurifiedView", "can_purify", "check_purifiable"]
 
 
 class PlainView(nn.Module):
@@ -69,69 +30,3 @@ class PlainView(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.logits(x)
-
-
-class PurifiedView(nn.Module):
-    """Langevin purification, then the logits; see the module docstring for ``gradient``."""
-
-    stochastic = True
-
-    def __init__(self, model: Model, purification: Purification, gradient: Gradient = "bpda",
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        check_purifiable(model, purification)
-        self.model = model
-        self.purification = purification
-        self.gradient = gradient
-        self.generator = generator
-
-    def with_generator(self, generator: torch.Generator | None) -> PurifiedView:
-        """The same view drawing its sampler noise from ``generator`` (for repeatable evaluation draws)."""
-        return PurifiedView(self.model, self.purification, self.gradient, generator)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.purification.per_class:
-            return self._per_class(x)
-        return self.model.logits(self._through(self._purify(x, self._marginal_energy(), None)))
-
-    def _per_class(self, x: torch.Tensor) -> torch.Tensor:
-        k = self.model.info.num_classes
-        labels = torch.arange(k, device=x.device).repeat(len(x))
-        chains = self._purify(x.repeat_interleave(k, dim=0), self.model.energy, labels)
-        return -self.model.energy(self._through(chains), labels).view(len(x), k)
-
-    def _purify(self, x: torch.Tensor, energy: Callable, labels: torch.Tensor | None) -> tuple:
-        unrolled = self.gradient == "full" and x.requires_grad
-        start = x if unrolled else x.detach()
-        cfg = self.purification.chain(self.model.info.value_range)
-        energy = energy if self.purification.energy else zero_energy
-        out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
-                       project=box_projection(start, self.purification.radius), differentiable=unrolled,
-                       inplace=not unrolled, channels_last=not unrolled).x
-        return x, out, unrolled
-
-    @staticmethod
-    def _through(chain: tuple) -> torch.Tensor:
-        """The chain's end; with BPDA, the input plus the chain's displacement as a constant."""
-        x, out, unrolled = chain
-        return out if unrolled else x + (out - x).detach()
-
-    def _marginal_energy(self) -> Callable:
-        if self.model.info.conditional:
-            return lambda x, _y: free_energy(self.model, x)
-        return lambda x, _y: self.model.energy(x)
-
-
-
-
-def can_purify(model: Model) -> bool:
-    """Purification needs an energy to descend and logits to read."""
-    return model.has(Capability.ENERGY) and model.has(Capability.LOGITS)
-
-
-def check_purifiable(model: Model, purification: Purification) -> None:
-    if not can_purify(model):
-        raise EbmbenchError(f"purification needs a model with energy and logits; the {model.family} model has "
-                            f"{', '.join(sorted(c.value for c in model.capabilities)) or 'nothing'}")
-    if purification.per_class and not model.info.conditional:
-        raise EbmbenchError("per-class purification needs a class-conditional energy; set purify_per_class=false")
