@@ -61,6 +61,18 @@ def _parse_record(path: Path, number: int, line: str, last: bool) -> Record:
         raise EbmbenchError(f"{path} is corrupt (results line {number}: {exc})") from None
 
 
+def safe_file_name(text: str, keep: str = "-_.@") -> str:
+    """``text`` as one file name: letters, digits and ``keep`` stay, anything else (separators included)
+    becomes ``_``."""
+    return "".join(c if c.isalnum() or c in keep else "_" for c in text)
+
+
+def per_example_file(unit: str) -> str:
+    """Where a suite keeps a unit's per-example outcomes, relative to the run directory (the records name it as
+    ``extra.per_example_file``; ``compare`` tests on it)."""
+    return f"per_example/{safe_file_name(unit)}.npz"
+
+
 def git_revision() -> str:
     """The git commit of the ebmbench source tree, or "unknown" outside a checkout."""
     try:

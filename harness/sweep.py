@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ebmbench.errors import EbmbenchError
+from ebmbench.rundir import safe_file_name
 
 PLAN_KEYS = ("out", "seeds", "device", "checkpoints", "suites", "slurm")
 SUITE_KEYS = ("set", "grid", "baselines", "seeds")
@@ -163,7 +164,7 @@ def _suite_units(suite: str, table: dict[str, Any], checkpoints: dict[str, Path]
             build_options(cls.Options, settings)
         except EbmbenchError as exc:
             raise EbmbenchError(f"[suites.{suite}] {exc}") from None
-        where = _safe(",".join(f"{k}={v}" for k, v in point))
+        where = safe_file_name(",".join(f"{k}={v}" for k, v in point), keep="-_.=,@")
         for model, ckpt in checkpoints.items():
             for seed in seeds:
                 folder = out / model / suite / where / f"seed-{seed}" if where else out / model / suite / f"seed-{seed}"
@@ -177,10 +178,6 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return str(value)
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.=,@" else "_" for c in text)
 
 
 # ---- running one unit --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
+from ebmbench.rundir import safe_file_name
 from ebmbench.sampler import LangevinOptions, make_generator
 from ebmbench.seeds import keyed
 from ebmbench.suite import Suite, SuiteContext
@@ -108,7 +109,7 @@ class CalibrationSuite(Suite):
         tables = {}
         for view in views:
             unit = f"{view.model}|{view.view}"
-            path = ctx.run.file(f"logits/{_safe(view.model)}__{view.view}.npz")
+            path = ctx.run.file(f"logits/{safe_file_name(view.model, keep='-_.')}__{view.view}.npz")
             if not (ctx.is_done(unit) and path.exists()):
                 logits = self._logits(ctx, view, x)
                 with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -155,5 +156,3 @@ def _radius(text: str) -> float:
         raise EbmbenchError(f"purify_radius={text!r}: give a number such as 0.1 or 8/255, auto or none") from None
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

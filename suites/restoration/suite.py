@@ -36,6 +36,7 @@ from ebmbench.fingerprint import fingerprint
 from ebmbench.models.base import Capability, Model
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
+from ebmbench.rundir import per_example_file
 from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, make_generator
 from ebmbench.scoring import free_energy
 from ebmbench.seeds import keyed
@@ -232,12 +233,12 @@ class RestorationSuite(Suite):
         self._correct[key] = np.concatenate(hits).astype(np.uint8)
         return self.record(ctx, "accuracy", correct / len(images), eval_set, model=model,
                            ci=wilson(correct, len(images)), n=len(images), classifier=clf_name,
-                           per_example_file=_per_example_file(eval_set), per_example_key=key, images=self.images,
+                           per_example_file=per_example_file(eval_set), per_example_key=key, images=self.images,
                            **extra)
 
     def _commit(self, ctx: SuiteContext, unit: str, records: list[Record]) -> None:
         """The unit's per-example correctness (what compare tests accuracies on) first, then its records."""
-        with atomic_path(ctx.run.file(_per_example_file(unit))) as tmp, open(tmp, "wb") as fh:
+        with atomic_path(ctx.run.file(per_example_file(unit))) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **self._correct)
         self._correct = {}
         ctx.commit(unit, records)
@@ -256,10 +257,6 @@ class RestorationSuite(Suite):
         records = [r for r in ctx.run.records() if r.suite == self.name]
         metric_vs_steps(records, ctx.model_name, ctx.run.file("metric_vs_steps.png"), title=f"{ctx.model_name} on "
                         f"{ctx.dataset}")
-
-
-def _per_example_file(unit: str) -> str:
-    return "per_example/" + "".join(c if c.isalnum() or c in "-_.@" else "_" for c in unit) + ".npz"
 
 
 def _keep_known(start: torch.Tensor, known: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

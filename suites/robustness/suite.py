@@ -47,6 +47,7 @@ from ebmbench.fingerprint import fingerprint
 from ebmbench.models.base import Capability, Model, require
 from ebmbench.options import check_ranges, option
 from ebmbench.records import Record
+from ebmbench.rundir import per_example_file
 from ebmbench.sampler import LangevinOptions
 from ebmbench.suite import Suite, SuiteContext
 from ebmbench.suites.robustness.attacks import (
@@ -346,7 +347,7 @@ class RobustnessSuite(Suite):
                            ci=acc.ci(), n=acc.n, threat_model=threat, defense=defense,
                            purification=purification, draws=acc.draws, draw_std=acc.draw_std,
                            per_draw=acc.per_draw, images=self.images,
-                           per_example_file=f"per_example/{_safe(self._unit(meta))}.npz",
+                           per_example_file=per_example_file(self._unit(meta)),
                            per_example_key=f"{t.name}|{defense}|{threat}", **meta)
 
     @staticmethod
@@ -360,7 +361,7 @@ class RobustnessSuite(Suite):
         """Per-example correctness first (for the sanity checks of resumed runs), then the unit's records and
         the purification's gains over its noise-only control."""
         arrays = {_key(r): acc.correct.numpy().astype(np.uint8) for r, acc in results}
-        with atomic_path(ctx.run.file(f"per_example/{_safe(unit)}.npz")) as tmp, open(tmp, "wb") as fh:
+        with atomic_path(ctx.run.file(per_example_file(unit))) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         ctx.commit(unit, [r for r, _ in results] + self._gains(ctx, results))
 
@@ -400,10 +401,6 @@ def _key(r: Record) -> str:
     return f"{r.model}|{r.extra['defense']}|{r.extra['threat_model']}"
 
 
-def _safe(unit: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in unit)
-
-
 def _spec_extra(spec: AttackSpec) -> dict[str, Any]:
     return {"attack": spec.kind, "steps": spec.steps, "step_size": spec.step_size, "restarts": spec.restarts,
             "eot": spec.eot}
@@ -417,7 +414,7 @@ def _load_outcomes(ctx: SuiteContext, records: list[Record]
     for r in records:
         unit = r.extra.get("unit", "")
         if unit not in cache:
-            path = ctx.run.path / "per_example" / f"{_safe(unit)}.npz"
+            path = ctx.run.path / per_example_file(unit)
             cache[unit] = dict(np.load(path)) if path.exists() else {}
         arr = cache[unit].get(_key(r))
         if arr is None:
