@@ -65,6 +65,12 @@ def _records(run_dir, metric: str = "robust_accuracy") -> dict[tuple, object]:
              r.extra.get("epsilon_label")): r for r in run_dir.records() if r.metric == metric}
 
 
+def _run_cebm(checkpoint: Path, out: Path, settings: list[str]):
+    """The robustness suite on the digits EBM (named ``cebm``) on the CPU with the tests' seed."""
+    return run_suite("robustness", checkpoint, out, settings, device="cpu", progress=False, seed=SEED,
+                     model_name="cebm")
+
+
 def _test_subset(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return load_dataset("digits", "test").tensors(n, seed=SEED)
 
@@ -119,8 +125,7 @@ def test_purified_bpda_eot_accuracy_equals_direct_torchattacks_eotpgd(digits_ebm
                 "purify_steps=2", "default_baselines=false"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", seed=SEED,
-                        progress=False, model_name="cebm")
+        run = _run_cebm(digits_ebm_path, tmp_path / "run", settings)
     model = load_checkpoint(digits_ebm_path).model.eval()
     x, y = _test_subset(24)
     # the documented defaults for a conditional digits model: radius 0.1, one chain per label
@@ -265,8 +270,7 @@ def test_digits_purification_transfer_and_adaptive_side_by_side(digits_ebm_path:
     settings = ["n=48", "linf_eps=0,0.1", "norms=linf", "steps=5", "eot=2", "draws=3", "purify_steps=3",
                 "default_baselines=false", "square_queries=0"]
     with warnings.catch_warnings(record=True):
-        run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", seed=SEED,
-                        progress=False, model_name="cebm")
+        run = _run_cebm(digits_ebm_path, tmp_path / "run", settings)
     got = _records(run)
     transfer = got[("cebm", "langevin", "transfer-from-classifier", "linf", "0.1")]
     assert transfer.extra["draws"] == 3 and transfer.ci_low is not None
@@ -360,8 +364,7 @@ def test_noise_only_control_is_the_same_chain_without_the_energy_gradient(digits
 def test_control_rows_and_paired_gains_under_the_same_threat_models(digits_ebm_path: Path, tmp_path: Path) -> None:
     settings = ["n=30", "linf_eps=0,0.1", "norms=linf", "steps=2", "adaptive=bpda+eot", "eot=1", "draws=2",
                 "purify_steps=2", "default_baselines=false", "square_queries=0"]
-    run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
-                    seed=SEED, model_name="cebm")
+    run = _run_cebm(digits_ebm_path, tmp_path / "run", settings)
     got = _records(run)
     for threat in ("transfer-from-classifier", "bpda+eot"):
         assert ("cebm", "noise-only", threat, "linf", "0.1") in got
@@ -398,8 +401,7 @@ def test_square_attack_equals_direct_torchattacks_call(digits_ebm_path: Path, no
 def test_square_rows_on_the_purified_view(digits_ebm_path: Path, tmp_path: Path) -> None:
     settings = ["n=12", "linf_eps=0.2", "l2_eps=1", "steps=2", "adaptive=", "draws=1", "purify_steps=1",
                 "default_baselines=false", "square_queries=10", "control=false"]
-    run = run_suite("robustness", digits_ebm_path, tmp_path / "run", settings, device="cpu", progress=False,
-                    seed=SEED, model_name="cebm")
+    run = _run_cebm(digits_ebm_path, tmp_path / "run", settings)
     got = _records(run)
     for norm, eps in (("linf", "0.2"), ("l2", "1")):
         square = got[("cebm", "langevin", "square", norm, eps)]
