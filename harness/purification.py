@@ -107,7 +107,7 @@ class PurifiedView(nn.Module):
         energy = energy if self.purification.energy else zero_energy
         out = langevin(energy, start, cfg, y=labels, generator=self.generator, model=self.model,
                        project=box_projection(start, self.purification.radius), differentiable=unrolled,
-                       inplace=not unrolled, channels_last=not unrolled).x
+                       inplace=not unrolled, channels_last=not unrolled, micro_batch="auto").x
         return x, out, unrolled
 
     @staticmethod

@@ -13,6 +13,7 @@ import math
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,6 +22,14 @@ from torch.nn.utils import parametrize
 from ebmbench.options import check_ranges, option
 
 EnergyFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+MicroBatch = int | Literal["auto"] | None
+
+# The widest activation of one micro-batch that the chain aims for on CPU: convolutions on a micro-batch whose
+# activations stay in the last-level cache beat one pass over the whole batch. Measured on the peer benchmark's
+# CIFAR-10 ResNet (widest activation 512 KiB per image, batch 128, one and two threads): micro-batches of 16
+# (8 MiB) are 1.16x the whole batch, 8 or 32 are 1.10x; on the digits net (8 KiB per image) any split is slower,
+# and this target leaves its batches whole.
+MICRO_BATCH_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
              generator: torch.Generator | None = None, record: bool = False,
              model: nn.Module | None = None, project: Callable[[torch.Tensor], torch.Tensor] | None = None,
              differentiable: bool = False, inplace: bool = False, rows: tuple[int, int] | None = None,
-             channels_last: bool = False) -> ChainResult:
+             channels_last: bool = False, micro_batch: MicroBatch = None) -> ChainResult:
     """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile.
 
     ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification).
@@ -116,7 +125,12 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
     (images only) keeps the state and ``model``'s convolution weights in channels_last memory format during the
     chain (the weights are restored after): the same update, with the network's convolutions on their faster
     path on CPU (oneDNN) and GPU (cuDNN); results agree with the default layout to float rounding, not bit for
-    bit, and the noise is drawn in the same order.
+    bit, and the noise is drawn in the same order. ``micro_batch`` computes each step's gradient over that many
+    chains at a time (the noise is still drawn for the whole batch, so the chain is the same): only for an
+    ``energy`` that treats examples independently (no BatchNorm in training mode); ``"auto"`` picks the size
+    from ``model``'s widest activation (``auto_micro_batch``). Results agree with whole-batch steps to float
+    rounding, and bit for bit wherever the network's kernels do not depend on the batch size (both peer
+    benchmark nets on CPU). Chains through which gradients flow (``differentiable``) are never split.
     """
     noise = ChainNoise(generator, *(rows or (0, len(x0))))
     layout = torch.channels_last if channels_last and x0.dim() == 4 else torch.preserve_format
@@ -125,13 +139,15 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
     unrolled = differentiable and x0.requires_grad
     trace: list[torch.Tensor] = []
     with context, torch.enable_grad():
+        if micro_batch == "auto":  # measured within the chain's context: spectral norm computed once, as without
+            micro_batch = auto_micro_batch(energy, x0, y, model)
         if unrolled:
             x = _unrolled_chain(energy, x0, config, y, noise, trace if record else None,
                                 project)
         else:
             chain = _inplace_chain if inplace else _functional_chain
             x = chain(energy, x0.detach().clone(memory_format=layout), config, y, noise,
-                      trace if record else None, project)
+                      trace if record else None, project, _row_blocks(len(x0), micro_batch))
     energies = torch.stack(trace).cpu() if record and trace else None
     return ChainResult(x if unrolled else x.detach(), energies)
 
@@ -163,23 +179,27 @@ class ChainNoise:
 
 def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
                    noise: ChainNoise, trace: list[torch.Tensor] | None,
-                   project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+                   project: Callable[[torch.Tensor], torch.Tensor] | None, blocks: list[slice]) -> torch.Tensor:
     """The chain updated in place: after the first step no step allocates anything but the network's own
     activations (the gradient is scaled in place, the noise drawn into one reused buffer). The arithmetic is
     the textbook update's, operation for operation (``x - step * g``, then ``+ noise * n``), so the results are
-    bit-identical to ``_step``'s."""
-    ones = None
+    bit-identical to ``_step``'s. Each block of rows takes its gradient step before the next block's gradient
+    is computed (rows never see each other), and the noise is added to all rows at once."""
+    ones: dict[torch.Size, torch.Tensor] = {}
     for _ in range(config.steps):
-        x.requires_grad_(True)
-        e = energy(x, y)
-        ones = torch.ones_like(e) if ones is None or ones.shape != e.shape else ones
-        (grad,) = torch.autograd.grad(e, x, grad_outputs=ones)
-        x = x.detach()  # the graph is freed: updating x in place is safe
+        energies = []
+        for block in blocks:
+            part = x[block].detach().requires_grad_(True)  # shares x's storage; its graph is freed below
+            e = energy(part, None if y is None else y[block])
+            if e.shape not in ones:
+                ones[e.shape] = torch.ones_like(e)
+            (grad,) = torch.autograd.grad(e, part, grad_outputs=ones[e.shape])
+            if config.grad_clip is not None:
+                grad.clamp_(-config.grad_clip, config.grad_clip)
+            x[block].sub_(grad.mul_(config.step_size))
+            energies.append(e.detach())
         if trace is not None:  # kept on the device: one copy after the loop, not a sync every step
-            trace.append(e.detach().float())
-        if config.grad_clip is not None:
-            grad.clamp_(-config.grad_clip, config.grad_clip)
-        x.sub_(grad.mul_(config.step_size))
+            trace.append(_joined(energies).float())
         if config.noise > 0:
             x.add_(noise.draw_into(x).mul_(config.noise))
         if config.clamp is not None:
@@ -191,18 +211,86 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
 
 def _functional_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,
                       noise: ChainNoise, trace: list[torch.Tensor] | None,
-                      project: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+                      project: Callable[[torch.Tensor], torch.Tensor] | None, blocks: list[slice]) -> torch.Tensor:
     """The chain with a new state tensor every step (tensors handed to ``energy`` are never changed later)."""
     for _ in range(config.steps):
-        x.requires_grad_(True)
-        e = energy(x, y)
-        (grad,) = torch.autograd.grad(e.sum(), x)
+        energies, grads = [], []
+        for block in blocks:
+            part = x[block].detach().requires_grad_(True)
+            e = energy(part, None if y is None else y[block])
+            grads.append(torch.autograd.grad(e.sum(), part)[0])
+            energies.append(e.detach())
         if trace is not None:
-            trace.append(e.detach().float())
-        x = _step(x.detach(), grad, config, noise)
+            trace.append(_joined(energies).float())
+        x = _step(x.detach(), _joined(grads), config, noise)
         if project is not None:
             x = project(x)
     return x
+
+
+def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _row_blocks(n: int, micro_batch: int | None) -> list[slice]:
+    """The row blocks a step's gradient is computed over: the whole batch, or ``micro_batch`` rows at a time."""
+    if micro_batch is not None and micro_batch < 1:
+        raise ValueError(f"micro_batch must be a positive number of chains, got {micro_batch}")
+    if micro_batch is None or micro_batch >= n:
+        return [slice(None)]
+    return [slice(i, min(i + micro_batch, n)) for i in range(0, n, micro_batch)]
+
+
+_WIDEST: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
+
+
+def auto_micro_batch(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None,
+                     model: nn.Module | None) -> int | None:
+    """How many chains a CPU step should differentiate at once so the widest activation of ``model`` stays
+    near ``MICRO_BATCH_BYTES`` (None: the whole batch). The whole batch on accelerators (they want wide
+    batches), without a ``model`` to measure, and for models that couple examples (BatchNorm in training)."""
+    if model is None or x0.device.type != "cpu" or len(x0) < 2 or _couples_examples(model):
+        return None
+    size = max(1, MICRO_BATCH_BYTES // max(1, widest_activation_bytes(energy, x0, y, model)))
+    return None if size >= len(x0) else size
+
+
+def _couples_examples(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+
+
+def widest_activation_bytes(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None, model: nn.Module) -> int:
+    """The largest output of any of ``model``'s layers for one example of ``x0`` (measured once per model,
+    input shape and dtype by a forward pass with hooks; the weights a parametrisation such as spectral norm
+    computes are not activations and are left out). Call it where the chain will run (``langevin`` does so
+    with the weights frozen), so a parametrisation updated by every forward in training mode (spectral norm's
+    power iteration) is not stepped by the measurement."""
+    key = (tuple(x0.shape[1:]), x0.dtype, x0.device.type)
+    known = _WIDEST.setdefault(model, {})
+    if key not in known:
+        sizes = [x0[:1].nelement() * x0.element_size()]
+
+        def record(_module: nn.Module, _inputs: object, output: object) -> None:
+            sizes.extend(t.nelement() * t.element_size() for t in _tensors(output))
+
+        layers = [m for name, m in model.named_modules() if "parametrizations" not in name.split(".")]
+        hooks = [m.register_forward_hook(record) for m in layers]
+        try:  # the random streams are put back: a model in training mode may draw (dropout)
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                energy(x0[:1].detach(), None if y is None else y[:1])
+        finally:
+            for hook in hooks:
+                hook.remove()
+        known[key] = max(sizes)
+    return known[key]
+
+
+def _tensors(output: object) -> list[torch.Tensor]:
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, (tuple, list)):
+        return [t for item in output for t in _tensors(item)]
+    return []
 
 
 def _unrolled_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y: torch.Tensor | None,

@@ -41,7 +41,8 @@ class EnergyModel(Model):
         x0 = uniform_noise(n, self.info.input_shape, self.info.value_range, device, generator)
         if self.info.conditional and y is None:
             raise ValueError("a conditional EBM samples for given labels y")
-        return langevin(self.energy, x0, config, y if self.info.conditional else None, generator, record, self)
+        return langevin(self.energy, x0, config, y if self.info.conditional else None, generator, record, self,
+                        micro_batch="auto")
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """For a conditional EBM, the classifier view: logits = -E(x, y)."""

@@ -112,7 +112,8 @@ class WrappedModel(Model):
             raise ValueError("a conditional model samples for given labels y")
         device = next(self.parameters()).device
         x0 = uniform_noise(n, self.info.input_shape, self.info.value_range, device, generator)
-        return langevin(self.energy, x0, config, y if self.info.conditional else None, generator, record, self)
+        return langevin(self.energy, x0, config, y if self.info.conditional else None, generator, record, self,
+                        micro_batch="auto")
 
 
 def wrap(module: nn.Module, energy: str | EnergyCallable = "logits", input_shape: tuple[int, ...] = (3, 32, 32),

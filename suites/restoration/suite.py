@@ -185,7 +185,7 @@ class RestorationSuite(Suite):
             for steps in plan.steps:
                 if steps > done:
                     x = langevin(energy, x, self.options.chain(steps - done, value_range), y=y, generator=gen,
-                                 model=ctx.model, project=project).x
+                                 model=ctx.model, project=project, micro_batch="auto").x
                     done = steps
                 out[steps].append(x.detach().cpu())
         return {s: torch.cat(v) for s, v in out.items()}

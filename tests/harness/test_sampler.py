@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -153,6 +154,73 @@ def test_channels_last_chain_agrees_and_restores_the_weights() -> None:
     assert torch.equal(fast, run(channels_last=True))  # in-place and functional chains: the same bits
     assert torch.allclose(fast, plain, atol=1e-5)  # the same update and noise, to float rounding
     assert all(p.is_contiguous() for p in net.parameters())  # the model is handed back as it came
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_micro_batched_chains_are_the_whole_batch_chains(inplace: bool) -> None:
+    """Gradients taken a few chains at a time (cache-sized blocks on CPU) give the whole batch's chain: the same
+    noise, energies recorded for every chain, and the state updated row block by row block."""
+    net = _conv_energy()
+    x0 = torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(10) % 3
+    seen: list[int] = []
+
+    def energy(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        seen.append(len(x))
+        assert labels is not None and len(labels) == len(x)
+        return net(x) + labels.float()
+
+    def run(micro: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        out = langevin(energy, x0, LangevinConfig(steps=4, noise=0.05), y=y, generator=make_generator(3, "cpu"),
+                       model=net, inplace=inplace, record=True, micro_batch=micro)
+        return out.x, out.energies
+
+    whole, whole_e = run(None)
+    seen.clear()
+    split, split_e = run(4)
+    assert seen == [4, 4, 2] * 4  # blocks of 4 rows, the last one short, at every step
+    torch.testing.assert_close(split, whole, rtol=0, atol=1e-6)
+    torch.testing.assert_close(split_e, whole_e, rtol=0, atol=1e-6)
+    assert split_e.shape == (4, 10)
+    with pytest.raises(ValueError, match="micro_batch"):
+        run(0)
+
+
+def test_auto_micro_batch_sizes_blocks_by_the_widest_activation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from ebmbench import sampler
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(spectral_norm(torch.nn.Conv2d(1, 64, 3, padding=1)), torch.nn.SiLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(64 * 8 * 8, 1), torch.nn.Flatten(0))
+    x0 = torch.rand(64, 1, 8, 8)
+    widest = 64 * 8 * 8 * 4  # the conv's output per image, in bytes: the spectral-norm weight is not counted
+    assert sampler.widest_activation_bytes(lambda x, _y: net(x), x0, None, net) == widest
+    assert sampler.auto_micro_batch(lambda x, _y: net(x), x0, None, net) is None  # 512 fit in 8 MiB: whole
+    monkeypatch.setattr(sampler, "MICRO_BATCH_BYTES", widest * 16)
+    assert sampler.auto_micro_batch(lambda x, _y: net(x), x0, None, net) == 16
+    assert sampler.auto_micro_batch(lambda x, _y: net(x), x0, None, None) is None  # nothing to measure
+    bn = torch.nn.Sequential(torch.nn.BatchNorm2d(1), net)
+    assert sampler.auto_micro_batch(lambda x, _y: bn(x), x0, None, bn) is None  # batch statistics couple rows
+    bn.eval()
+    assert sampler.auto_micro_batch(lambda x, _y: bn(x), x0, None, bn) == 16
+
+    def chain(micro: str | None) -> torch.Tensor:  # in training mode, with dropout drawing from torch's stream
+        model = torch.nn.Sequential(torch.nn.Dropout(0.1), net)
+        torch.manual_seed(7)
+        return langevin(lambda x, _y: model(x), x0, LangevinConfig(steps=3), model=model, inplace=True,
+                        micro_batch=micro).x
+
+    whole = copy.deepcopy(net.state_dict()), chain(None)
+    net.load_state_dict(whole[0])
+    torch.testing.assert_close(chain("auto"), whole[1], rtol=0, atol=1e-6)  # blocks of 16
+    monkeypatch.setattr(sampler, "MICRO_BATCH_BYTES", widest * 1000)
+    net.load_state_dict(whole[0])
+    norms: list[int] = []  # spectral norm's weight (with a power iteration in training mode): once per chain
+    net[0].parametrizations.weight.register_forward_hook(lambda *_: norms.append(1))
+    # measuring the widths stepped neither spectral norm's power iteration nor the random stream
+    assert torch.equal(chain("auto"), whole[1]) and len(norms) == 1
 
 
 def test_accelerated_energy_levers_on_cpu() -> None:
