@@ -2,8 +2,10 @@
 extracts batch by batch, so samples can stream from the sampler into the extractor.
 
 The metric functions are torch-fidelity's (``isc_features_to_metric``, ``fid_features_to_statistics``,
-``fid_statistics_to_metric``, ``kid_features_to_metric``, ``prc_features_to_metric``) with its conventions:
-input 1 is the evaluated set, input 2 the reference. Its file cache is never used (it keys by name only).
+``fid_statistics_to_metric``, ``prc_features_to_metric``) with its conventions: input 1 is the evaluated set,
+input 2 the reference. KID is torch-fidelity's estimator on its own subsets, with the subset sums found in one
+pass (``kid.py``: 100 subsets of kernel matrices cost more than sampling on small models). torch-fidelity's
+file cache is never used (it keys by name only).
 Reference statistics can be saved to and read from a file (``ebmbench stats``).
 """
 
@@ -23,6 +25,7 @@ from ebmbench import __version__, distributed
 from ebmbench.atomic import atomic_path
 from ebmbench.errors import EbmbenchError
 from ebmbench.extractors.base import Extractor
+from ebmbench.suites.quality.kid import kernel_inception_distance
 
 STATS_FORMAT = "ebmbench-quality-stats"
 
@@ -136,7 +139,7 @@ def compute_metrics(features: dict[str, torch.Tensor], reference: Reference, met
     """IS, FID, KID and precision/recall of one set of features against the reference, by torch-fidelity.
 
     NumPy's BLAS gets as many threads as torch has: on a shared or busy CPU its default (all cores, spinning)
-    makes KID's hundred small kernel matrices several times slower.
+    makes FID's matrix square root and precision/recall's distances several times slower.
     """
     from threadpoolctl import threadpool_limits
 
@@ -148,7 +151,6 @@ def _compute_metrics(features: dict[str, torch.Tensor], reference: Reference, me
                      layers: dict[str, str], settings: MetricSettings) -> dict[str, float]:
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
     from torch_fidelity.metric_isc import isc_features_to_metric
-    from torch_fidelity.metric_kid import kid_features_to_metric
     from torch_fidelity.metric_prc import prc_features_to_metric
 
     kw = settings.kwargs()
@@ -161,8 +163,9 @@ def _compute_metrics(features: dict[str, torch.Tensor], reference: Reference, me
         ref = {"mu": reference.mu, "sigma": reference.sigma}
         out["fid"] = fid_statistics_to_metric(stats, ref, False)["frechet_inception_distance"]
     if "kid" in metrics:
-        kid = kid_features_to_metric(features[layers["kid"]], _ref_features(reference, "KID"), **kw)
-        out.update(kid=kid["kernel_inception_distance_mean"], kid_std=kid["kernel_inception_distance_std"])
+        out["kid"], out["kid_std"] = kernel_inception_distance(
+            features[layers["kid"]], _ref_features(reference, "KID"), settings.kid_subsets, settings.kid_subset_size,
+            settings.rng_seed)
     if "prc" in metrics:
         prc = prc_features_to_metric(features[layers["prc"]], _ref_features(reference, "precision/recall"), **kw)
         out.update(precision=prc["precision"], recall=prc["recall"], f_score=prc["f_score"])
