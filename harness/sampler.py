@@ -113,7 +113,9 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
              channels_last: bool = False, micro_batch: MicroBatch = None) -> ChainResult:
     """Run ``config.steps`` Langevin steps from ``x0``; pass ``model`` to freeze its weights meanwhile.
 
-    ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification).
+    ``project`` maps every step's result into a constraint set (e.g. a ball around ``x0``: purification); a
+    hook with an ``apply_(x)`` method that projects ``x`` in place (as ``Box`` has) lets the in-place chain
+    skip a new tensor per step.
     ``differentiable`` keeps the graph through every step when ``x0`` requires grad, so gradients reach ``x0``
     (attacks through the unrolled chain); the returned samples are then not detached. ``inplace`` updates one
     state tensor (and its gradient) in place, with bit-identical results and no allocation per step: only for
@@ -186,6 +188,7 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
     bit-identical to ``_step``'s. Each block of rows takes its gradient step before the next block's gradient
     is computed (rows never see each other), and the noise is added to all rows at once."""
     ones: dict[torch.Size, torch.Tensor] = {}
+    in_place = getattr(project, "apply_", None)  # a hook that can project in place says so with ``apply_``
     for _ in range(config.steps):
         energies = []
         for block in blocks:
@@ -205,7 +208,7 @@ def _inplace_chain(energy: EnergyFn, x: torch.Tensor, config: LangevinConfig, y:
         if config.clamp is not None:
             x.clamp_(*config.clamp)
         if project is not None:
-            x = project.apply_(x) if isinstance(project, Box) else project(x)
+            x = in_place(x) if in_place is not None else project(x)
     return x
 
 
