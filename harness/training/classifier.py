@@ -27,6 +27,7 @@ from ebmbench.training.common import (
     restore_optimizer,
     resume_from,
     save_training,
+    training_set,
 )
 
 
@@ -95,7 +96,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     """Train (or resume) a classifier and write its checkpoint (with test accuracy) to ``req.out``."""
     seed_everything(config.seed)
     ctx = data or DataContext()
-    train_set = load_dataset(config.dataset, "train", ctx)
+    train_set = training_set(config, ctx, "classifier")
     model = build(config, train_set.shape, train_set.num_classes).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     adversary = config.adversary()

@@ -14,8 +14,9 @@ import torch
 
 from ebmbench import distributed
 from ebmbench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ebmbench.data.base import ImageSet
+from ebmbench.data.base import ImageSet, load_dataset
 from ebmbench.errors import DivergenceError, EbmbenchError
+from ebmbench.limits import check_sizes
 from ebmbench.models.base import Model
 from ebmbench.seeds import mix
 from ebmbench.training.ema import restore_live
@@ -58,6 +59,14 @@ def trainer(family: str) -> Trainer:
                                 f"{', '.join(TRAINERS.names())}")
         TRAINERS.get(family)  # unknown: "did you mean"
     return TRAINERS.get(family)
+
+
+def training_set(config: Any, ctx: DataContext, family: str) -> ImageSet:
+    """``config.dataset``'s train split, after the size options of ``config`` are checked against its real image
+    shape (the command line could only check them against the smallest image, before the data was found)."""
+    train_set = load_dataset(config.dataset, "train", ctx)
+    check_sizes(config, train_set.shape, f"train --kind {family} on {config.dataset}")
+    return train_set
 
 
 def infinite_batches(data: ImageSet, batch_size: int, seed: int, start_step: int = 0

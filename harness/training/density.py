@@ -28,6 +28,7 @@ from ebmbench.training.common import (
     restore_optimizer,
     resume_from,
     save_training,
+    training_set,
 )
 
 
@@ -62,7 +63,7 @@ def train_density(config: Any, req: TrainRequest, data: DataContext | None, fami
     """
     seed_everything(config.seed)
     ctx = data or DataContext()
-    train_set = load_dataset(config.dataset, "train", ctx)
+    train_set = training_set(config, ctx, family)
     model = build(config, train_set).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator(device=req.device).manual_seed(config.seed)

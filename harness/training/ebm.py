@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ebmbench.data.base import DataContext, load_dataset
+from ebmbench.data.base import DataContext
 from ebmbench.devices import seed_everything
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.ebm import EnergyModel
@@ -18,7 +18,7 @@ from ebmbench.models.networks import resolve_arch
 from ebmbench.options import check_ranges, option
 from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, LangevinOptions
-from ebmbench.training.common import Trainer, TrainRequest
+from ebmbench.training.common import Trainer, TrainRequest, training_set
 from ebmbench.training.loop import ChainRecipe, train_with_chains
 
 
@@ -87,7 +87,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     """Train (or resume) an EBM and write its checkpoint to ``req.out``; returns the path. Under torchrun the
     training is data-parallel (``ebmbench.training.loop``)."""
     seed_everything(config.seed)
-    train_set = load_dataset(config.dataset, "train", data or DataContext())
+    train_set = training_set(config, data or DataContext(), "ebm")
     model = build(config, (train_set.shape, train_set.num_classes)).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.0, config.beta2))
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, train_set.num_classes if config.conditional else 0,

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ebmbench.data.base import DataContext, load_dataset
+from ebmbench.data.base import DataContext
 from ebmbench.devices import seed_everything
 from ebmbench.errors import EbmbenchError
 from ebmbench.models.base import ModelInfo
@@ -36,7 +36,7 @@ from ebmbench.replay_buffer import ReplayBuffer
 from ebmbench.sampler import LangevinConfig, LangevinOptions
 from ebmbench.seeds import mix
 from ebmbench.training.classifier import test_accuracy
-from ebmbench.training.common import Trainer, TrainRequest
+from ebmbench.training.common import Trainer, TrainRequest, training_set
 from ebmbench.training.loop import ChainRecipe, train_with_chains
 
 INPUT_RANGE = (-1.0, 1.0)  # JEM's normalisation: (x - 0.5) / 0.5
@@ -120,7 +120,7 @@ def train(config: Config, req: TrainRequest, data: DataContext | None = None) ->
     training is data-parallel (``ebmbench.training.loop``)."""
     seed_everything(config.seed)
     ctx = data or DataContext()
-    train_set = load_dataset(config.dataset, "train", ctx)
+    train_set = training_set(config, ctx, "jem")
     model = build(config, train_set.shape, train_set.num_classes).to(req.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     buffer = ReplayBuffer(config.buffer_size, train_set.shape, 0, config.reinit)

@@ -60,3 +60,23 @@ def test_memory_limit_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EbmbenchError):
         monkeypatch.setenv("EBMBENCH_MAX_MEMORY", "G")
         memory_limit()
+
+
+@pytest.mark.parametrize("kind", ["ebm", "classifier"])
+def test_training_sizes_are_checked_again_against_the_real_image_shape(tmp_path: Path, refused, kind: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line can only check sizes against the smallest image (8x8 grey) before the data is found;
+    once a trainer has the data, the same options are checked against its real shape (here 3x32x32)."""
+    from PIL import Image
+
+    photos = tmp_path / "photos" / "a"
+    photos.mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (32, 32), (10 * i, 20, 30)).save(photos / f"{i}.png")
+    monkeypatch.setenv("EBMBENCH_MAX_MEMORY", "1M")
+    # 2000 images: 500 KB at the 8x8 floor (accepted up front), 23.4 MB as 3x32x32 (refused); a small buffer
+    buffer = ["--set", "buffer_size=50"] if kind == "ebm" else []
+    line = refused(["train", "--kind", kind, "--dataset", f"folder:{photos.parent}", "--out", tmp_path / "m",
+                    "--set", "batch_size=2000", *buffer, "--quiet"],
+                   "batch_size=2000", "23.4 MB", f"train --kind {kind} on folder:", root=tmp_path)
+    assert "lower batch_size" in line and not (tmp_path / "m").exists()
