@@ -265,7 +265,8 @@ def _couples_examples(model: nn.Module) -> bool:
 def widest_activation_bytes(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None, model: nn.Module) -> int:
     """The largest output of any of ``model``'s layers for one example of ``x0`` (measured once per model,
     input shape and dtype by a forward pass with hooks; the weights a parametrisation such as spectral norm
-    computes are not activations and are left out). Call it where the chain will run (``langevin`` does so
+    computes are not activations and are left out, and TorchScript modules cannot be measured, so a scripted
+    network counts as its input only and keeps whole batches). Call it where the chain will run (``langevin`` does so
     with the weights frozen), so a parametrisation updated by every forward in training mode (spectral norm's
     power iteration) is not stepped by the measurement."""
     key = (tuple(x0.shape[1:]), x0.dtype, x0.device.type)
@@ -276,7 +277,8 @@ def widest_activation_bytes(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor 
         def record(_module: nn.Module, _inputs: object, output: object) -> None:
             sizes.extend(t.nelement() * t.element_size() for t in _tensors(output))
 
-        layers = [m for name, m in model.named_modules() if "parametrizations" not in name.split(".")]
+        layers = [m for name, m in model.named_modules()  # TorchScript modules take no hooks: not measured
+                  if "parametrizations" not in name.split(".") and not isinstance(m, torch.jit.ScriptModule)]
         hooks = [m.register_forward_hook(record) for m in layers]
         try:  # the random streams are put back: a model in training mode may draw (dropout)
             with torch.no_grad(), torch.random.fork_rng(devices=[]):

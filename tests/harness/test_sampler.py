@@ -223,6 +223,22 @@ def test_auto_micro_batch_sizes_blocks_by_the_widest_activation(monkeypatch: pyt
     assert torch.equal(chain("auto"), whole[1]) and len(norms) == 1
 
 
+def test_auto_micro_batch_keeps_a_scripted_network_whole() -> None:
+    """TorchScript modules take no forward hooks: their widths are unknown, so their batches stay whole."""
+    import warnings
+
+    from ebmbench import sampler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated, and users still have them
+        net = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(1, 2048, 3, padding=1), torch.nn.Flatten(),
+                                                   torch.nn.Linear(2048 * 64, 1), torch.nn.Flatten(0)))
+    x0 = torch.rand(64, 1, 8, 8)  # measured, 512 KiB per image would make blocks of 16
+    assert sampler.auto_micro_batch(lambda x, _y: net(x), x0, None, net) is None
+    out = langevin(lambda x, _y: net(x), x0, LangevinConfig(steps=2), model=net, micro_batch="auto").x
+    assert out.shape == x0.shape
+
+
 def test_accelerated_energy_levers_on_cpu() -> None:
     from ebmbench.sampler import accelerated_energy
 
