@@ -46,7 +46,8 @@ def test_cuda_chain_matches_the_cpu_chain_given_the_same_noise() -> None:
     x0 = torch.rand(16, 3, 32, 32)
     cfg = LangevinConfig(steps=3, noise=0.0)  # noise streams differ between devices; the update must not
     cpu = langevin(lambda x, _y: net(x), x0, cfg, model=net).x
-    gpu = langevin(lambda x, _y: net.cuda()(x), x0.cuda(), cfg, model=net).x
+    net.cuda()
+    gpu = langevin(lambda x, _y: net(x), x0.cuda(), cfg, model=net).x
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-4)
 
 
