@@ -389,14 +389,23 @@ def quickstart(out: Path, cache_dir: Path | None, iterations: int | None, suites
               show_default=True, help="pool: local processes; slurm: submitit on Slurm ([slurm] table of the "
               "plan); local/debug: submitit's local executors (for trying a Slurm plan).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Override the plan's out folder.")
-def sweep(plan: Path, jobs: int, executor: str, out: Path | None) -> None:
+@click.option("--dry-run", is_flag=True, help="List the plan's units, each marked done or to run, and run nothing.")
+def sweep(plan: Path, jobs: int, executor: str, out: Path | None, dry_run: bool) -> None:
     """Run a sweep PLAN (TOML: checkpoints x suites x seeds x option grids): one resumable run directory per
     unit and an aggregated report (report.md, report.html). Finished units are skipped on a re-run; failed ones
     are listed and the exit code is 1."""
     from ebmbench.reports.report import write_reports
-    from ebmbench.sweep import load_plan, run_sweep
+    from ebmbench.sweep import finished, load_plan, run_sweep
 
     loaded = load_plan(plan, out)
+    if dry_run:
+        done = [finished(unit) for unit in loaded.units]
+        for unit, is_done in zip(loaded.units, done, strict=True):
+            settings = " ".join(unit.settings) or "defaults"
+            click.echo(f"{'done' if is_done else 'to run':7} {unit.suite} on {unit.model}, seed {unit.seed}, "
+                       f"{settings} -> {unit.label}")
+        click.echo(f"sweep plan: {len(done)} units, {sum(done)} done, {len(done) - sum(done)} to run")
+        return
     outcomes = run_sweep(loaded, jobs, executor, echo=click.echo,
                          report=lambda paths, folder: write_reports(paths, folder, aggregate=True))
     failed = [o for o in outcomes if o.status == "failed"]

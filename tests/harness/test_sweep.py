@@ -77,6 +77,20 @@ def test_cli_sweep_exit_code_and_summary(dummy_path: Path, tmp_path: Path) -> No
     assert "4 done, 0 skipped, 1 failed" in result.output
 
 
+def test_cli_dry_run_lists_units_and_runs_nothing(dummy_path: Path, tmp_path: Path) -> None:
+    path = _plan(tmp_path, dummy_path)
+    plan = load_plan(path)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "4 units, 0 done, 4 to run" in result.output and not (tmp_path / "sweep").exists()
+    run_sweep(load_plan(path), jobs=1, echo=lambda _: None)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--dry-run"])
+    assert "4 units, 4 done, 0 to run" in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("done")]
+    assert len(lines) == 4 and all(u.label in result.output for u in plan.units)
+    assert "energy on dummy, seed 1, batch_size=64 noise_n=30" in result.output
+
+
 def test_submitit_local_executor_runs_the_units(dummy_path: Path, tmp_path: Path) -> None:
     pytest.importorskip("submitit")
     path = tmp_path / "plan.toml"
