@@ -59,7 +59,7 @@ def _as_known(model: WrappedModel) -> Model:
                             "it with --model-factory")
     arch = infer_wrn(model.net.state_dict())
     info = ModelInfo(**{**model.info.to_dict(), "family": "jem"})
-    config = {"arch": "wrn", "depth": arch["depth"], "width": arch["width"], "norm": arch["norm"],
+    config = {"arch": "wrn", "depth": arch["depth"], "width": arch["width"], "norm": model.net.f.norm,
               "input_range": list(model.input_range)}
     jem = JEM(info, config)
     jem.load_state_dict(model.state_dict())

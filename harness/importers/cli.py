@@ -45,14 +45,21 @@ def import_() -> None:
 @click.option("--dataset", default=None, help="Dataset it was trained on [default: cifar10 for 10 classes, "
               "cifar100 for 100].")
 @SHAPE
+@click.option("--norm", type=click.Choice(["none", "batch", "instance", "layer", "act"]), default=None,
+              help="JEM's --norm [default: read off the weights; instance and layer look alike there, so give it "
+              "for those].")
+@click.option("--head", type=click.Choice(["ccf", "f"]), default="ccf", show_default=True,
+              help="ccf: JEM's class-conditional model; f: their unconditional model (trained with --uncond).")
 @OVERWRITE
-def jem(src: Path, out: Path, dataset: str | None, input_shape: str | None, overwrite: bool) -> None:
-    """A JEM checkpoint (Grathwohl et al. 2019): a torch file with model_state_dict (CCF Wide ResNet) and
-    replay_buffer. Depth and width are read off the weights; inputs are mapped to JEM's [-1, 1]."""
+def jem(src: Path, out: Path, dataset: str | None, input_shape: str | None, norm: str | None, head: str,
+        overwrite: bool) -> None:
+    """A JEM checkpoint (Grathwohl et al. 2019): a torch file with model_state_dict (their Wide ResNet) and
+    replay_buffer. Depth, width and (where the tensors tell) normalisation are read off the weights; inputs are
+    mapped to JEM's [-1, 1]. The file does not say whether it holds JEM's CCF or F model: --head does."""
     from ebmbench.importers.jem import import_jem
 
     _check_out(out, overwrite)
-    click.echo(f"wrote {import_jem(src, out, dataset, _shape(input_shape))}")
+    click.echo(f"wrote {import_jem(src, out, dataset, _shape(input_shape), norm, head)}")
 
 
 @import_.command(name="state-dict")

@@ -40,6 +40,7 @@ from ebmbench.training.common import Trainer, TrainRequest, training_set
 from ebmbench.training.loop import ChainRecipe, train_with_chains
 
 INPUT_RANGE = (-1.0, 1.0)  # JEM's normalisation: (x - 0.5) / 0.5
+TRAINABLE_NORMS = ("none", "batch", "instance", "layer")  # the WRN's norms but act (see models.wrn.ActNorm)
 
 
 def jem_sgld() -> LangevinOptions:
@@ -56,7 +57,7 @@ class Config:
     arch: str = option("auto", help="auto (small for images of 16 pixels or less, else wrn), small or wrn")
     width: int | None = option(None, help="network width (WRN-depth-width; none: the architecture's default)")
     depth: int = option(28, help="WRN depth")
-    norm: str = option("none", help="WRN normalisation: none or batch")
+    norm: str = option("none", help="WRN normalisation: none, batch, instance or layer")
     iterations: int = option(300, help="training steps")
     batch_size: int = option(64, help="images per step")
     lr: float = option(1e-3, help="Adam learning rate")
@@ -80,6 +81,10 @@ class Config:
             raise ValueError(f"reinit={self.reinit} (must be in [0, 1])")
         if self.arch not in ("auto", "small", "wrn"):
             raise ValueError(f"arch={self.arch!r} (must be auto, small or wrn)")
+        if self.norm not in TRAINABLE_NORMS:
+            names = f"{', '.join(TRAINABLE_NORMS[:-1])} or {TRAINABLE_NORMS[-1]}"
+            raise ValueError(f"norm={self.norm!r} (must be {names}; JEM's act norm, whose data-dependent start "
+                             "ebmbench does not reproduce, is for imported checkpoints only)")
 
     def langevin(self) -> LangevinConfig:
         """The paper's SGLD in [-1, 1] units, as the same chain on [0, 1] images."""

@@ -125,6 +125,13 @@ def test_save_writes_known_architectures_and_refuses_others(tmp_path: Path) -> N
     x = torch.rand(4, 1, 8, 8)
     with torch.no_grad():
         assert torch.equal(back.logits(x), model.logits(x))
+    # instance norm's tensors look like layer norm's: the module, not its state dict, says which it is
+    inst = ebmbench.wrap(CCFNet(depth=10, width=1, in_channels=1, num_classes=10, norm="instance").eval(),
+                         energy="logits", input_shape=(1, 8, 8), value_range=(-1, 1), num_classes=10, dataset="digits")
+    back = ebmbench.load(ebmbench.save(inst, tmp_path / "inst.safetensors"))
+    assert back.config["norm"] == "instance"
+    with torch.no_grad():
+        assert torch.equal(back.logits(x), inst.logits(x))
     other = ebmbench.wrap(TinyNet(), energy="logits", input_shape=(1, 8, 8), num_classes=10, dataset="digits")
     with pytest.raises(EbmbenchError, match="cannot save a wrapped TinyNet"):
         ebmbench.save(other, tmp_path / "x.safetensors")

@@ -23,17 +23,17 @@ def _inputs(shape=(3, 32, 32), n=6) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand((n, *shape), generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_imported_jem_reproduces_the_reference_logits_and_energies(tmp_path: Path, batch_norm: bool,
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_imported_jem_reproduces_the_reference_logits_and_energies(tmp_path: Path, norm: str,
                                                                   jem_reference) -> None:
-    ref = jem_reference(batch_norm=batch_norm)
+    ref = jem_reference(norm=norm)
     buffer = torch.rand(20, 3, 32, 32) * 2 - 1
     src = _jem_file(tmp_path / "ckpt.pt", ref, buffer)
     ckpt = load_checkpoint(import_jem(src, tmp_path / "jem.safetensors"))
     model = ckpt.model
     assert model.family == "jem" and model.info.dataset == "cifar10" and model.info.input_shape == (3, 32, 32)
     assert model.config["depth"] == 10 and model.config["width"] == 1
-    assert model.config["norm"] == ("batch" if batch_norm else "none")
+    assert model.config["norm"] == norm and model.config["head"] == "ccf"
     x, y = _inputs()
     x_jem = 2 * x - 1  # JEM's Normalize((.5,)*3, (.5,)*3)
     with torch.no_grad():

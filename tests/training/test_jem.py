@@ -75,13 +75,19 @@ def test_interrupted_run_resumes_bit_exact(tmp_path: Path, monkeypatch: pytest.M
 def test_bad_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="arch"):
         Config(arch="vit")
+    with pytest.raises(ValueError, match=r"act norm.*imported checkpoints only"):
+        Config(norm="act")
     with pytest.raises(EbmbenchError, match="WRN depth"):
         _train(tmp_path / "w.safetensors", arch="wrn", depth=12, iterations=1)
 
 
-def test_wrn_jem_trains_on_small_images(tmp_path: Path) -> None:
-    ckpt = load_checkpoint(_train(tmp_path / "w.safetensors", arch="wrn", depth=10, width=1, iterations=2))
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_wrn_jem_trains_on_small_images(tmp_path: Path, norm: str) -> None:
+    ckpt = load_checkpoint(_train(tmp_path / "w.safetensors", arch="wrn", depth=10, width=1, iterations=2,
+                                  norm=norm))
     assert ckpt.model.config["arch"] == "wrn" and ckpt.model.net.f.last_dim == 64
+    assert ckpt.model.config["norm"] == norm == ckpt.model.net.f.norm
+    assert isinstance(ckpt.model.net.f.bn1, torch.nn.GroupNorm) == (norm == "layer")
 
 
 @pytest.mark.slow
