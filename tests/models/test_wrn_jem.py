@@ -7,6 +7,7 @@ from torch import nn
 from ebmbench.models.base import ModelInfo
 from ebmbench.models.jem import JEM
 from ebmbench.models.wrn import NORM_KEYS, NORMS, ActNorm, WideResNet, norms_fitting
+from ebmbench.sampler import LangevinConfig
 
 
 def test_actnorm_is_a_per_channel_affine_with_jems_tensor_names() -> None:
@@ -57,6 +58,12 @@ def test_head_f_is_an_unconditional_energy_from_the_one_output_head() -> None:
         assert torch.allclose(model.energy(x), -model.net.energy_output(features)[:, 0], atol=1e-6)
         assert torch.allclose(model.logits(x), model.net.class_output(features), atol=1e-6)
     assert isinstance(model.net.f.bn1, nn.GroupNorm) and model.head == "f"
+    # unconditional sampling descends this energy (no labels): noiseless small steps lower it for every chain
+    chains = model.sample(3, LangevinConfig(steps=3, step_size=1e-3, noise=0.0, clamp=None),
+                          generator=torch.Generator().manual_seed(0), record=True)
+    assert chains.x.shape == (3, 3, 32, 32) and chains.energies.shape == (3, 3)
+    with torch.no_grad():
+        assert (model.energy(chains.x) < chains.energies[0]).all()
 
 
 @pytest.mark.parametrize(("conditional", "config", "message"), [
