@@ -3,7 +3,9 @@ extraction, metrics), against the bare Langevin sampler on the same model, chain
 
 The reference is the shared sampler alone (``langevin`` over the same batches, nothing saved, nothing
 extracted); the ratio suite / sampler says how much the suite adds on top of sampling. The model is an untrained
-conditional digits EBM (speed does not depend on training) or a checkpoint given with ``--model``.
+conditional digits EBM (speed does not depend on training) or a checkpoint given with ``--model``. The last
+line is issue #13's figure: the share of the suite's wall time in the model's forward and backward
+(``model_clock.py``; sampling and the health checks' passes count, the feature extractor does not).
 
     python benchmarks/bench_quality.py [--n 1000] [--steps 60] [--device cuda] [--model CKPT]
 """
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from model_clock import ModelClock
 
 from ebmbench.checkpoint import load_checkpoint, save_checkpoint
 from ebmbench.runner import run_suite
@@ -47,14 +50,17 @@ def bare_sampler(ckpt: Path, n: int, steps: int, batch: int, device: torch.devic
     return time.perf_counter() - tic
 
 
-def whole_suite(ckpt: Path, out: Path, n: int, steps: int, batch: int, device: torch.device) -> tuple[float, dict]:
-    """Wall seconds of one suite run (no reference rows, no cache) and its own timing breakdown."""
+def whole_suite(ckpt: Path, out: Path, n: int, steps: int, batch: int,
+                device: torch.device) -> tuple[float, dict, ModelClock]:
+    """Wall seconds of one suite run (no reference rows, no cache), its own timing breakdown, and the time in
+    the model's forward and backward (``ModelClock``: health checks included, the feature extractor not)."""
     settings = [f"n={n}", f"steps={steps}", f"batch_size={batch}", "reference_rows=false", "cache=false"]
     tic = time.perf_counter()
-    run_suite("quality", ckpt, out, settings, device=str(device), progress=False, overwrite=True,
-              cache_dir=out / "cache")
+    with ModelClock() as clock:
+        run_suite("quality", ckpt, out, settings, device=str(device), progress=False, overwrite=True,
+                  cache_dir=out / "cache")
     wall = time.perf_counter() - tic
-    return wall, json.loads((out / "timings.json").read_text())
+    return wall, json.loads((out / "timings.json").read_text()), clock
 
 
 def main() -> None:
@@ -71,7 +77,7 @@ def main() -> None:
         bare_sampler(ckpt, min(args.n, args.batch), 2, args.batch, device)  # warm-up: kernels, allocator
         whole_suite(ckpt, Path(tmp) / "warm", 20, 1, args.batch, device)  # warm-up: imports (torch-fidelity, plots)
         sampler_s = bare_sampler(ckpt, args.n, args.steps, args.batch, device)
-        wall, timings = whole_suite(ckpt, Path(tmp) / "run", args.n, args.steps, args.batch, device)
+        wall, timings, clock = whole_suite(ckpt, Path(tmp) / "run", args.n, args.steps, args.batch, device)
     budget = timings[f"steps-{args.steps}"]
     parts = {"sampling": budget["sampling_s"], "feature extraction": budget["features_s"],
              "metrics": budget["metrics_s"], "reference features": timings.get("reference_features_s", 0.0)}
@@ -84,6 +90,7 @@ def main() -> None:
     print(f"  ratio suite / bare sampler (samples/s): {sampler_s / wall:.2f}")
     share = budget["sampling_s"] / (budget["sampling_s"] + budget["features_s"])
     print(f"  sampling : feature extraction = {100 * share:.0f} : {100 * (1 - share):.0f}")
+    print("  " + clock.report("whole suite"))
 
 
 if __name__ == "__main__":

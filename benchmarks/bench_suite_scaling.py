@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench_train_scaling import timed
 
-DEFAULTS = {"quality": ["n=1000", "steps=60"], "ood": ["n=1000"], "energy": ["noise_n=2000"],
-            "robustness": ["budget=cpu", "n=100"]}
+DEFAULTS = {"quality": ["n=2000", "steps=60", "cache=false"], "ood": ["n=1000"], "energy": ["noise_n=2000"],
+            "robustness": ["budget=cpu", "n=200", "batch_size=50"]}
 TINY = "n=20"
 
 
