@@ -7,7 +7,8 @@
 are held in channels_last memory format for the chain; the weights are restored afterwards, so the other
 samplers in the benchmark see the model as it was); ``EBMBENCH_CHANNELS_LAST=0`` turns that off. Each
 step's gradient is taken over cache-sized micro-batches of chains on CPU (``micro_batch="auto"``: blocks of 16
-images on the CIFAR preset, whole batches on the digits one); ``EBMBENCH_MICRO_BATCH=none`` turns that off.
+images on the CIFAR preset, whole batches on the digits one); ``EBMBENCH_MICRO_BATCH=none`` (or ``=N``)
+overrides that, here as everywhere in ebmbench.
 ``langevin_hook_compiled`` is the in-place chain with ``torch.compile`` of the gradient step instead (compiled
 once per model, in the benchmark's check and warm-up rounds); on CPU, compiled and channels_last together were
 slower than either alone (measured on both presets), so it keeps the default layout. The noise comes from
@@ -30,13 +31,7 @@ def _run(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, n
     channels_last = not compile and os.environ.get("EBMBENCH_CHANNELS_LAST", "1") == "1"
     energy = accelerated_energy(energy_fn, compile=compile)
     return langevin(lambda x, _y: energy(x), x0, config, model=energy_fn, inplace=True,
-                    channels_last=channels_last, micro_batch=_micro_batch()).x
-
-
-def _micro_batch() -> int | str | None:
-    """``EBMBENCH_MICRO_BATCH``: ``auto`` (the default), ``none`` (whole batches) or a number of chains."""
-    value = os.environ.get("EBMBENCH_MICRO_BATCH", "auto")
-    return None if value == "none" else value if value == "auto" else int(value)
+                    channels_last=channels_last, micro_batch="auto").x
 
 
 def langevin_hook(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
@@ -53,7 +48,7 @@ def langevin_hook_exact(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step
     net flips a few leaky-ReLU kinks: up to 4e-4 in one step of size 10)."""
     config = LangevinConfig(steps=steps, step_size=step_size, noise=noise, grad_clip=grad_clip, clamp=clamp)
     return langevin(lambda x, _y: energy_fn(x), x0, config, model=energy_fn, inplace=True,
-                    micro_batch=_micro_batch()).x
+                    micro_batch="auto").x
 
 
 def langevin_hook_compiled(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,

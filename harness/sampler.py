@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ebmbench.errors import EbmbenchError
 from ebmbench.options import check_ranges, option
 
 EnergyFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -30,6 +32,7 @@ MicroBatch = int | Literal["auto"] | None
 # (8 MiB) are 1.16x the whole batch, 8 or 32 are 1.10x; on the digits net (8 KiB per image) any split is slower,
 # and this target leaves its batches whole.
 MICRO_BATCH_BYTES = 8 * 2**20
+MICRO_BATCH_ENV = "EBMBENCH_MICRO_BATCH"
 
 
 @dataclass(frozen=True)
@@ -236,58 +239,86 @@ def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _row_blocks(n: int, micro_batch: int | None) -> list[slice]:
-    """The row blocks a step's gradient is computed over: the whole batch, or ``micro_batch`` rows at a time."""
+    """The row blocks a step's gradient is computed over: the whole batch, or blocks of at most ``micro_batch``
+    rows, balanced (17 rows in blocks of 16 are 9 + 8, not 16 + 1)."""
     if micro_batch is not None and micro_batch < 1:
         raise ValueError(f"micro_batch must be a positive number of chains, got {micro_batch}")
     if micro_batch is None or micro_batch >= n:
         return [slice(None)]
-    return [slice(i, min(i + micro_batch, n)) for i in range(0, n, micro_batch)]
-
-
-_WIDEST: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
+    size = -(-n // -(-n // micro_batch))  # the fewest blocks, of (nearly) equal size
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def auto_micro_batch(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None,
                      model: nn.Module | None) -> int | None:
     """How many chains a CPU step should differentiate at once so the widest activation of ``model`` stays
     near ``MICRO_BATCH_BYTES`` (None: the whole batch). The whole batch on accelerators (they want wide
-    batches), without a ``model`` to measure, and for models that couple examples (BatchNorm in training)."""
-    if model is None or x0.device.type != "cpu" or len(x0) < 2 or _couples_examples(model):
+    batches), without a ``model`` to measure, for models that may couple examples (batch statistics, a
+    model that says so with ``independent_examples = False``) and when the measurement fails.
+    ``EBMBENCH_MICRO_BATCH=none`` (whole batches) or ``=N`` overrides the choice everywhere."""
+    forced = micro_batch_override()
+    if forced != "auto":
+        return forced
+    if model is None or x0.device.type != "cpu" or len(x0) < 4 or _couples_examples(model):
         return None
-    size = max(1, MICRO_BATCH_BYTES // max(1, widest_activation_bytes(energy, x0, y, model)))
+    widest = widest_activation_bytes(energy, x0, y, model)
+    if widest is None:
+        return None
+    size = max(2, MICRO_BATCH_BYTES // max(1, widest))
     return None if size >= len(x0) else size
 
 
+def micro_batch_override() -> int | Literal["auto"] | None:
+    """``EBMBENCH_MICRO_BATCH``: ``auto`` (unset), ``none`` or a number of chains; anything else is refused."""
+    raw = os.environ.get(MICRO_BATCH_ENV, "auto").strip().lower()
+    if raw in ("auto", ""):
+        return "auto"
+    if raw == "none":
+        return None
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    raise EbmbenchError(f"{MICRO_BATCH_ENV}={os.environ[MICRO_BATCH_ENV]!r} must be auto, none or a positive "
+                        "number of chains")
+
+
 def _couples_examples(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+    """Whether a chain's examples may see each other: batch statistics (BatchNorm in training, or without
+    running statistics), or a model that declares it (``independent_examples = False``)."""
+    if getattr(model, "independent_examples", True) is False:
+        return True
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or m.running_mean is None)
+               for m in model.modules())
 
 
-def widest_activation_bytes(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None, model: nn.Module) -> int:
-    """The largest output of any of ``model``'s layers for one example of ``x0`` (measured once per model,
-    input shape and dtype by a forward pass with hooks; the weights a parametrisation such as spectral norm
-    computes are not activations and are left out, and TorchScript modules cannot be measured, so a scripted
-    network counts as its input only and keeps whole batches). Call it where the chain will run (``langevin`` does so
-    with the weights frozen), so a parametrisation updated by every forward in training mode (spectral norm's
-    power iteration) is not stepped by the measurement."""
-    key = (tuple(x0.shape[1:]), x0.dtype, x0.device.type)
-    known = _WIDEST.setdefault(model, {})
-    if key not in known:
-        sizes = [x0[:1].nelement() * x0.element_size()]
+def widest_activation_bytes(energy: EnergyFn, x0: torch.Tensor, y: torch.Tensor | None,
+                            model: nn.Module) -> int | None:
+    """The largest output of any of ``model``'s layers per example of ``x0``, measured by a forward pass of two
+    examples with hooks (two, so networks that squeeze their batch dimension behave as in the chain); None when
+    that forward fails (the chain then runs whole batches and reports any real error itself).
 
-        def record(_module: nn.Module, _inputs: object, output: object) -> None:
-            sizes.extend(t.nelement() * t.element_size() for t in _tensors(output))
+    Weights a parametrisation such as spectral norm computes are not activations and are left out; TorchScript
+    modules take no hooks, so a scripted network counts as its input only and keeps whole batches. Call it where
+    the chain will run (``langevin`` does, with the weights frozen), so a parametrisation updated by every
+    forward in training mode (spectral norm's power iteration) is not stepped by the measurement; the random
+    streams are put back (a model in training mode may draw, e.g. dropout)."""
+    probe = x0[:2].detach()
+    sizes = [probe.nelement() * probe.element_size()]
 
-        layers = [m for name, m in model.named_modules()  # TorchScript modules take no hooks: not measured
-                  if "parametrizations" not in name.split(".") and not isinstance(m, torch.jit.ScriptModule)]
-        hooks = [m.register_forward_hook(record) for m in layers]
-        try:  # the random streams are put back: a model in training mode may draw (dropout)
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                energy(x0[:1].detach(), None if y is None else y[:1])
-        finally:
-            for hook in hooks:
-                hook.remove()
-        known[key] = max(sizes)
-    return known[key]
+    def record(_module: nn.Module, _inputs: object, output: object) -> None:
+        sizes.extend(t.nelement() * t.element_size() for t in _tensors(output))
+
+    layers = [m for name, m in model.named_modules()
+              if "parametrizations" not in name.split(".") and not isinstance(m, torch.jit.ScriptModule)]
+    hooks = [m.register_forward_hook(record) for m in layers]
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            energy(probe, None if y is None else y[:2])
+    except Exception:  # a measurement only: the chain itself raises what is wrong
+        return None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(sizes) // len(probe)
 
 
 def _tensors(output: object) -> list[torch.Tensor]:

@@ -56,6 +56,10 @@ class Model(nn.Module):
     # Images in [0, 1] the model's training left behind (its replay buffer), when its checkpoint carries them:
     # where the quality suite's buffer protocol can start (``buffer_start=stored``).
     stored_samples: torch.Tensor | None = None
+    # Whether the energy of an example depends on that example alone (it does unless batch statistics are
+    # involved, which the sampler detects in BatchNorm layers): the CPU sampler may then differentiate a batch
+    # of chains a block at a time (``ebmbench.sampler.auto_micro_batch``). A model that cannot promise it says so.
+    independent_examples: bool = True
 
     def __init__(self, info: ModelInfo, config: dict[str, Any]) -> None:
         super().__init__()

@@ -42,6 +42,8 @@ class WrappedModel(Model):
             raise EbmbenchError("a conditional model needs num_classes >= 2")
         self.net = net
         self.energy_kind = energy
+        # a user's callable may treat the batch as a whole: its chains are never split into blocks
+        self.independent_examples = not callable(energy)
         lo, hi = (float(v) for v in config.get("input_range", (0.0, 1.0)))
         if not hi > lo:
             raise EbmbenchError(f"value_range must be (low, high) with low < high, not {(lo, hi)}")

@@ -239,6 +239,70 @@ def test_auto_micro_batch_keeps_a_scripted_network_whole() -> None:
     assert out.shape == x0.shape
 
 
+class _SqueezingClassifier(torch.nn.Module):
+    """A network written outside ebmbench that ends in ``.squeeze()`` (as JEM's do): a batch of one loses its
+    batch dimension."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2048, 3, padding=1)  # 512 KiB per image: blocks of 16 in auto
+        self.head = torch.nn.Linear(2048, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x).mean((2, 3))).squeeze()
+
+
+def test_auto_micro_batching_of_wrapped_networks_that_squeeze_their_batch() -> None:
+    import ebmbench
+
+    torch.manual_seed(0)
+    model = ebmbench.wrap(_SqueezingClassifier(), energy="logits", input_shape=(1, 8, 8), num_classes=10,
+                          conditional=True)
+    y = torch.arange(33) % 10
+    cfg = LangevinConfig(steps=2, noise=0.05)
+    auto = model.sample(33, cfg, y=y, generator=make_generator(0, "cpu"), record=True)
+    gen = make_generator(0, "cpu")  # model.sample draws its starts, then the chain's noise, from one generator
+    x0 = torch.rand(33, 1, 8, 8, generator=gen)
+    whole = langevin(model.energy, x0, cfg, y, generator=gen, record=True, model=model)
+    torch.testing.assert_close(auto.x, whole.x, rtol=0, atol=1e-6)  # blocks 11 + 11 + 11: none of one row
+    assert auto.energies is not None and auto.energies.shape == (2, 33)
+
+
+def test_row_blocks_are_balanced() -> None:
+    from ebmbench.sampler import _row_blocks
+
+    sizes = [len(range(33)[b]) for b in _row_blocks(33, 16)]
+    assert sizes == [11, 11, 11] and [len(range(17)[b]) for b in _row_blocks(17, 16)] == [9, 8]
+    assert _row_blocks(8, 8) == [slice(None)] and len(_row_blocks(10, 4)) == 3
+
+
+def test_auto_micro_batch_keeps_coupled_or_unmeasurable_models_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ebmbench
+    from ebmbench import sampler
+    from ebmbench.errors import EbmbenchError
+
+    x0 = torch.rand(64, 1, 8, 8)
+    net = _SqueezingClassifier()
+    energy = lambda x, _y: net(x).logsumexp(-1)  # noqa: E731
+    assert sampler.auto_micro_batch(energy, x0, None, net) == 16
+    stats = torch.nn.Sequential(torch.nn.BatchNorm2d(1, track_running_stats=False).eval(), net)
+    assert sampler.auto_micro_batch(lambda x, _y: stats(x).logsumexp(-1), x0, None, stats) is None  # batch stats
+    own = ebmbench.wrap(net, energy=lambda x, _y: net(x).logsumexp(-1), input_shape=(1, 8, 8))
+    assert sampler.auto_micro_batch(own.energy, x0, None, own) is None  # a user's callable: never split
+
+    def broken(x: torch.Tensor, _y: object) -> torch.Tensor:
+        raise RuntimeError("this energy only takes batches of 64")
+
+    assert sampler.auto_micro_batch(broken, x0, None, net) is None  # the measurement failed: whole batches
+    monkeypatch.setenv("EBMBENCH_MICRO_BATCH", "none")
+    assert sampler.auto_micro_batch(energy, x0, None, net) is None
+    monkeypatch.setenv("EBMBENCH_MICRO_BATCH", "8")
+    assert sampler.auto_micro_batch(energy, x0, None, None) == 8
+    monkeypatch.setenv("EBMBENCH_MICRO_BATCH", "lots")
+    with pytest.raises(EbmbenchError, match="EBMBENCH_MICRO_BATCH='lots' must be auto, none or a positive"):
+        sampler.auto_micro_batch(energy, x0, None, net)
+
+
 def test_accelerated_energy_levers_on_cpu() -> None:
     from ebmbench.sampler import accelerated_energy
 
