@@ -24,9 +24,9 @@ from pathlib import Path
 
 from bench_train_scaling import timed
 
-DEFAULTS = {"quality": ["n=2000", "steps=60", "cache=false"], "ood": ["n=1000"], "energy": ["noise_n=2000"],
+DEFAULTS = {"quality": ["n=2000", "steps=60", "cache=false"], "ood": ["n=1000"], "energy": ["noise_n=20000"],
             "robustness": ["budget=cpu", "n=200", "batch_size=50"]}
-TINY = "n=20"
+TINY = {"quality": "n=20", "ood": "n=20", "energy": "noise_n=20", "robustness": "n=20"}  # start-up and little else
 
 
 def command(nproc: int, suite: str, model: Path, settings: list[str], out: Path) -> list[str]:
@@ -84,17 +84,17 @@ def main() -> None:
         for r in range(args.rounds):
             for nproc in work:
                 full = timed(command(nproc, args.suite, model, settings, Path(tmp) / f"f{nproc}"), args.threads)
-                tiny = timed(command(nproc, args.suite, model, [*settings, TINY], Path(tmp) / f"t{nproc}"),
-                             args.threads)
+                tiny = timed(command(nproc, args.suite, model, [*settings, TINY[args.suite]],
+                                     Path(tmp) / f"t{nproc}"), args.threads)
                 work[nproc].append(full - tiny)
                 start[nproc].append(tiny)
-                print(f"round {r + 1}: {nproc} process(es): {full:.1f} s in all, {tiny:.1f} s with {TINY}",
+                print(f"round {r + 1}: {nproc} process(es): {full:.1f} s in all, {tiny:.1f} s with {TINY[args.suite]}",
                       flush=True)
         diff = largest_difference(records(Path(tmp) / "f1"), records(Path(tmp) / f"f{args.nproc}"))
     print(f"\n{args.suite}, {' '.join(settings)}, {args.threads} thread(s) per process, model {model.name}")
     for nproc in work:
         print(f"{nproc} process(es): sharded work {statistics.median(work[nproc]):.1f} s, "
-              f"start-up and {TINY} {statistics.median(start[nproc]):.1f} s")
+              f"start-up and {TINY[args.suite]} {statistics.median(start[nproc]):.1f} s")
     speedup = statistics.median(work[1]) / statistics.median(work[args.nproc])
     print(f"speed-up of {args.nproc} processes over 1: {speedup:.2f}x (ideal {args.nproc}); records of 1 and "
           f"{args.nproc} processes: largest relative difference {diff:.1e}")

@@ -1,14 +1,15 @@
 """Kernel Inception Distance: torch-fidelity's estimator (the unbiased MMD² under the cubic polynomial kernel,
-averaged over random subsets of both sets), computed without a kernel matrix per subset.
+averaged over random subsets of both sets), computed without a kernel matrix per subset where that is cheaper.
 
 torch-fidelity builds three subset_size² kernel matrices for each of its (100) subsets. A subset's kernel sum
-is ``w' K w`` for the subset's indicator vector ``w``, so when the sets are not much larger than a subset (every
-ebmbench default) the whole-set kernel matrices are built once, block of rows by block of rows, and all the
-subsets' sums come from one product with the matrix of indicator vectors. The subsets are torch-fidelity's own
-draws (``numpy.random.RandomState(rng_seed)``, ``choice`` without replacement, set 1 then set 2), and the sums
-are taken in float64, so the values are torch-fidelity's on float64 features (its float32 arithmetic on float32
-features differs from them by its own rounding). Where the sets are so much larger than a subset that the
-whole-set matrices would cost more, the subsets are computed one by one, as torch-fidelity does.
+is ``w' K w`` for the subset's indicator vector ``w``, so when the sets are not much larger than a subset (the
+digits defaults, and any run of a few thousand images) the whole-set kernel matrices are built once, block of
+rows by block of rows, and all the subsets' sums come from one product with the matrix of indicator vectors.
+The subsets are torch-fidelity's own draws (``numpy.random.RandomState(rng_seed)``, ``choice`` without
+replacement, set 1 then set 2) and the sums are taken in float64, so the values are torch-fidelity's on float64
+features (its float32 arithmetic on float32 features differs from them by its own rounding: up to about 1% of
+a KID near zero). Where the sets are so much larger than a subset that the whole-set matrices would cost more
+(CIFAR-10's 50 000 images), torch-fidelity's own ``kid_features_to_metric`` computes it, as before.
 """
 
 from __future__ import annotations
@@ -27,22 +28,37 @@ def kernel_inception_distance(features_1: torch.Tensor, features_2: torch.Tensor
     """KID of ``features_1`` against ``features_2`` (rows are examples): the mean and the (population) std of
     the unbiased MMD² over ``subsets`` random subsets of ``subset_size`` rows of each set.
 
-    ``method`` chooses how the subset sums are found ("auto": whichever takes fewer operations); both give
-    the same values to float64 rounding.
+    ``method`` chooses how the subset sums are found ("auto": whichever takes fewer operations); "subsets"
+    with the default kernel is torch-fidelity's own computation (float32 for float32 features), "whole" is
+    float64 throughout.
     """
     n1, n2 = len(features_1), len(features_2)
     if subset_size > min(n1, n2) or subset_size < 2:
         raise ValueError(f"KID subset size {subset_size} must be between 2 and the smaller set's size "
                          f"({min(n1, n2)})")
+    if features_1.dim() != 2 or features_1.shape[1:] != features_2.shape[1:]:
+        raise ValueError(f"KID needs two sets of feature rows of one width, not {tuple(features_1.shape)} and "
+                         f"{tuple(features_2.shape)}")
+    if method == "auto":
+        method = "whole" if _whole_is_cheaper(n1, n2, features_1.shape[1], subsets, subset_size) else "subsets"
+    if method == "subsets" and gamma is None and coef0 == 1.0 and degree == 3:
+        return _torch_fidelity(features_1, features_2, subsets, subset_size, rng_seed)
     x, y = features_1.detach().cpu().double(), features_2.detach().cpu().double()
     kernel = _PolynomialKernel(degree, 1.0 / x.shape[1] if gamma is None else gamma, coef0)
     picks = _subsets(n1, n2, subsets, subset_size, rng_seed)
-    if method == "auto":
-        method = "whole" if _whole_is_cheaper(n1, n2, x.shape[1], subsets, subset_size) else "subsets"
     sums = _sums_whole(x, y, picks, kernel) if method == "whole" else _sums_by_subset(x, y, picks, kernel)
     m = subset_size
     mmd2 = (sums["xx"] + sums["yy"]) / (m * (m - 1)) - 2 * sums["xy"] / (m * m)
     return float(mmd2.mean()), float(mmd2.std(unbiased=False))
+
+
+def _torch_fidelity(features_1: torch.Tensor, features_2: torch.Tensor, subsets: int, subset_size: int,
+                    rng_seed: int) -> tuple[float, float]:
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    out = kid_features_to_metric(features_1, features_2, kid_subsets=subsets, kid_subset_size=subset_size,
+                                 rng_seed=rng_seed, verbose=False)
+    return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
 class _PolynomialKernel:
@@ -99,7 +115,8 @@ def _quadratic_forms(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: tor
 
 def _sums_by_subset(x: torch.Tensor, y: torch.Tensor, picks: list[tuple[np.ndarray, np.ndarray]],
                     kernel: _PolynomialKernel) -> dict[str, torch.Tensor]:
-    """The same sums from one set of kernel matrices per subset (torch-fidelity's way, in float64)."""
+    """The same sums from one set of kernel matrices per subset (torch-fidelity's way, in float64: for a kernel
+    other than torch-fidelity's default)."""
     xx, yy, xy = [], [], []
     for rows_1, rows_2 in picks:
         a, b = x[torch.from_numpy(rows_1)], y[torch.from_numpy(rows_2)]

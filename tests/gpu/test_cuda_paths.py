@@ -6,6 +6,7 @@ lever that changes the update) fails here."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -75,17 +76,19 @@ def _records(run_dir: Path) -> dict[tuple[str, str], float]:
     ("robustness", ["n=16", "linf_eps=0,0.05", "l2_eps=0,0.5", "steps=2", "eot=1", "draws=1", "purify_steps=2",
                     "square_queries=5"]),
 ])
-def test_suites_run_on_cuda_and_agree_with_cpu(tiny_cond_ebm_path: Path, tmp_path: Path, suite: str,
-                                               settings: list[str]) -> None:
+def test_suites_run_on_cuda_with_the_cpu_records(tiny_cond_ebm_path: Path, tmp_path: Path, suite: str,
+                                                 settings: list[str]) -> None:
     from ebmbench.runner import run_suite
 
     gpu = run_suite(suite, tiny_cond_ebm_path, tmp_path / "gpu", settings, device="cuda", progress=False)
     cpu = run_suite(suite, tiny_cond_ebm_path, tmp_path / "cpu", settings, device="cpu", progress=False)
     got, want = _records(gpu.path), _records(cpu.path)
     assert got.keys() == want.keys() and got
-    # noise streams differ between devices, so sampled metrics differ by sampling noise, not by kind
-    finite = [k for k in got if got[k] == got[k] and want[k] == want[k]]
-    assert len(finite) == sum(1 for v in want.values() if v == v)
+    # noise streams differ between devices, so sampled metrics differ by sampling noise: the same records,
+    # finite (or not) alike, and values within the metrics' own ranges
+    assert {k for k, v in got.items() if math.isfinite(v)} == {k for k, v in want.items() if math.isfinite(v)}
+    rates = [k for k in got if k[1] in ("accuracy", "auroc", "robust_accuracy") and math.isfinite(got[k])]
+    assert all(0.0 <= got[k] <= 1.0 for k in rates)
 
 
 def test_training_on_cuda(tmp_path: Path) -> None:

@@ -18,13 +18,18 @@ def _direct(f1: torch.Tensor, f2: torch.Tensor, subsets: int, size: int, seed: i
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
-@pytest.mark.parametrize("method", ["whole", "subsets", "auto"])
+@pytest.mark.parametrize(("method", "gamma"), [("whole", None), ("subsets", 1 / 24), ("subsets", None),
+                                               ("auto", None)])
 @pytest.mark.parametrize(("n1", "n2", "size", "shift"), [(300, 250, 100, 0.3), (120, 120, 120, 0.0),
                                                          (90, 200, 40, 0.0)])
-def test_matches_torch_fidelity_on_float64_features(method: str, n1: int, n2: int, size: int, shift: float) -> None:
+def test_matches_torch_fidelity_on_float64_features(method: str, gamma: float | None, n1: int, n2: int, size: int,
+                                                    shift: float) -> None:
+    """``whole`` and ``subsets`` with a given gamma are ebmbench's sums; ``subsets`` with the default kernel is
+    torch-fidelity's own call (the path for sets far larger than a subset)."""
     f1, f2 = _features(n1, 24, shift, 1), _features(n2, 24, 0.0, 2)
-    mean, std = kernel_inception_distance(f1, f2, subsets=15, subset_size=size, rng_seed=7, method=method)
-    want_mean, want_std = _direct(f1, f2, 15, size, 7)
+    mean, std = kernel_inception_distance(f1, f2, subsets=15, subset_size=size, rng_seed=7, method=method,
+                                          gamma=gamma)
+    want_mean, want_std = _direct(f1, f2, 15, size, 7)  # torch-fidelity's default gamma is 1 / width = 1 / 24
     assert mean == pytest.approx(want_mean, rel=1e-9, abs=1e-12)
     assert std == pytest.approx(want_std, rel=1e-7, abs=1e-12)
 
@@ -48,6 +53,8 @@ def test_auto_picks_whole_sets_near_the_subset_size_and_subsets_far_above_it() -
     assert not kid_module._whole_is_cheaper(50_000, 50_000, 2048, 100, 1000)
 
 
-def test_subset_larger_than_a_set_is_refused() -> None:
+def test_subset_larger_than_a_set_and_unequal_widths_are_refused() -> None:
     with pytest.raises(ValueError, match="subset size 50"):
         kernel_inception_distance(_features(40, 4, 0, 0), _features(60, 4, 0, 1), 3, 50, 0)
+    with pytest.raises(ValueError, match="one width"):
+        kernel_inception_distance(_features(40, 4, 0, 0), _features(60, 5, 0, 1), 3, 20, 0)
