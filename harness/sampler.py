@@ -391,6 +391,37 @@ def accelerated_energy(model: nn.Module, compile: bool = False, channels_last: b
     return energy
 
 
+_SAMPLING: weakref.WeakKeyDictionary[nn.Module, dict[tuple, EnergyFn]] = weakref.WeakKeyDictionary()
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+def sampling_energy(model: nn.Module, energy: EnergyFn, precision: str = "float32",
+                    compile: bool = False) -> EnergyFn:
+    """``energy`` (``model``'s ``E(x, y)``) with the sampling levers that change float results, so suites
+    record them as options: ``precision="bfloat16"`` runs the network under ``torch.autocast`` while the chain's
+    state and update stay float32 (the energy is returned in float32); ``compile`` wraps it in
+    ``torch.compile`` (compiled once per model). Cached per model and levers; with neither lever, ``energy``
+    itself."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "float32" and not compile:
+        return energy
+    cached = _SAMPLING.setdefault(model, {})
+    key = (precision, compile)
+    if key not in cached:
+        inner = torch.compile(energy, dynamic=False) if compile else energy
+        dtype = PRECISIONS[precision]
+
+        def run(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+            if dtype is None:
+                return inner(x, y)
+            with torch.autocast(x.device.type, dtype=dtype):
+                return inner(x, y).float()
+
+        cached[key] = run
+    return cached[key]
+
+
 def uniform_noise(n: int, shape: tuple[int, ...], value_range: tuple[float, float], device: torch.device | str,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniform noise in the data range: where fresh chains start."""

@@ -25,7 +25,7 @@ import torch
 
 from ebmbench import seeds
 from ebmbench.models.base import Model
-from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, uniform_noise
+from ebmbench.sampler import LangevinConfig, LangevinOptions, langevin, sampling_energy, uniform_noise
 
 Sink = Callable[[torch.Tensor, torch.Tensor | None], None]
 
@@ -43,6 +43,8 @@ class SamplingPlan:
     reinit: float = 0.01
     buffer_size: int = 1000
     buffer_start: Literal["noise", "stored"] = "noise"
+    precision: Literal["float32", "bfloat16"] = "float32"
+    compile: bool = False
 
     def langevin(self, value_range: tuple[float, float] = (0.0, 1.0)) -> LangevinConfig:
         """The per-run sampler settings; chains are clamped to the data range after every step."""
@@ -102,12 +104,13 @@ def _labels(model: Model, n: int) -> torch.Tensor | None:
 def _run(model: Model, x0: torch.Tensor, y: torch.Tensor | None, plan: SamplingPlan, gen: torch.Generator,
          trace: EnergyTrace, offset: int) -> torch.Tensor:
     """Run one batch of chains, add its energies to the trace, return the final states."""
-    result = langevin(model.energy, x0, plan.langevin(model.info.value_range), y, generator=gen, record=True,
+    energy = sampling_energy(model, model.energy, plan.precision, plan.compile)
+    result = langevin(energy, x0, plan.langevin(model.info.value_range), y, generator=gen, record=True,
                       model=model, inplace=True, channels_last=True,  # 1.3x on the digits EBM's chains (CPU)
                       micro_batch="auto")
     x = result.x
     with torch.no_grad():
-        final = model.energy(x, y).detach().float().cpu()[None]
+        final = energy(x, y).detach().float().cpu()[None]
     trace.add(offset, final if result.energies is None else torch.cat([result.energies, final]))
     return x
 

@@ -20,6 +20,9 @@ SPEC = SuiteSpec(
         Qualifier("extractor", "extractor", place="row", must_agree=True),
         Qualifier("steps", "steps", place="row"),
         Qualifier("protocol", "protocol", place="setting"),
+        # sampling levers that change float results: in records only when set (bfloat16, compiled)
+        Qualifier("precision", "precision", place="setting"),
+        Qualifier("compile", "compile", place="setting"),
     ),
     tolerance=Tolerance(rel=0.05),  # FID, IS and KID scale with the data: a relative allowance
     implementation="ebmbench.suites.quality.suite:QualitySuite",

@@ -73,6 +73,11 @@ class QualityOptions:
                                                                     "(stored) from the replay buffer the "
                                                                     "checkpoint carries")
     batch_size: int = option(128, help="chains per batch")
+    precision: Literal["float32", "bfloat16"] = option("float32", help="the network's precision while sampling: "
+                                                                        "bfloat16 runs it under autocast, the "
+                                                                        "chains' state and update stay float32 "
+                                                                        "(for GPUs with bf16 units)")
+    compile: bool = option(False, help="torch.compile the energy for sampling (compiled once per model)")
     extractor: str | None = option(None, help="digits-cnn or inception-v3-compat (none: digits-cnn on 1x8x8 "
                                               "data, else Inception)")
     inception_weights: str | None = option(None, help="path of torch-fidelity's Inception weights (none: "
@@ -285,7 +290,8 @@ class QualitySuite(Suite):
     def _plan(self, setup: Setup, steps: int) -> SamplingPlan:
         o = self.options
         return SamplingPlan(n=setup.n, steps=steps, protocol=o.protocol, sampler=o.sampler, batch_size=o.batch_size,
-                            rounds=o.rounds, reinit=o.reinit, buffer_size=o.buffer_size, buffer_start=o.buffer_start)
+                            rounds=o.rounds, reinit=o.reinit, buffer_size=o.buffer_size, buffer_start=o.buffer_start,
+                            precision=o.precision, compile=o.compile)
 
     def _sample_rows(self, ctx: SuiteContext, setup: Setup, module: Any, reference: Reference,
                      steps: int) -> list[Record]:
@@ -300,6 +306,7 @@ class QualitySuite(Suite):
         if plan.protocol == "buffer":
             extra.update(rounds=plan.rounds, reinit=plan.reinit, buffer_size=plan.buffer_size,
                          buffer_start=plan.buffer_start)
+        extra.update(_levers(plan))
         if len(per_seed) == 1:
             return self._records(ctx, setup, "samples", per_seed[0], plan.n, extra)
         return self._seed_records(ctx, setup, per_seed, plan.n, extra)
@@ -328,7 +335,7 @@ class QualitySuite(Suite):
         path = ctx.run.file(f"samples/steps-{steps}{suffix}.npy")
         key = {"kind": "samples", **_versions(), "model": model_digest(ctx.model), "n": plan.n, "seed": seed,
                "stored": _stored_digest(ctx.model) if plan.buffer_start == "stored" else None,
-               "plan": asdict(plan), "device": ctx.device.type, "dataset": ctx.dataset}
+               "plan": _plan_key(plan), "device": ctx.device.type, "dataset": ctx.dataset}
         cache = SampleCache(ctx.cache_dir / "quality")
         tic = time.perf_counter()
         trace = cache.get(key, path) if self.options.cache else None
@@ -455,3 +462,16 @@ def _stored_digest(model: Any) -> str:
     import hashlib
 
     return hashlib.sha256(model.stored_samples.contiguous().numpy().tobytes()).hexdigest()
+
+
+def _levers(plan: SamplingPlan) -> dict[str, Any]:
+    """The sampling levers that change float results, where they differ from the default (float32, eager): so
+    records and cache keys of default runs stay what they were before the levers existed."""
+    levers = {"precision": plan.precision, "compile": plan.compile}
+    return {k: v for k, v in levers.items() if v != SamplingPlan.__dataclass_fields__[k].default}
+
+
+def _plan_key(plan: SamplingPlan) -> dict[str, Any]:
+    """The plan as a cache key: every field, the levers only when set."""
+    key = {k: v for k, v in asdict(plan).items() if k not in ("precision", "compile")}
+    return {**key, **_levers(plan)}

@@ -73,6 +73,7 @@ def _records(run_dir: Path) -> dict[tuple[str, str], float]:
 @pytest.mark.parametrize(("suite", "settings"), [
     ("energy", ["noise_n=64", "batch_size=32"]),
     ("quality", ["n=60", "steps=0,5", "kid_subsets=5", "isc_splits=2", "batch_size=32"]),
+    ("quality", ["n=60", "steps=5", "kid_subsets=5", "isc_splits=2", "batch_size=32", "precision=bfloat16"]),
     ("robustness", ["n=16", "linf_eps=0,0.05", "l2_eps=0,0.5", "steps=2", "eot=1", "draws=1", "purify_steps=2",
                     "square_queries=5"]),
 ])

@@ -330,3 +330,20 @@ def test_compiled_energy_agrees_with_eager() -> None:
     fast = accelerated_energy(net, compile=True)
     compiled = langevin(lambda x, _y: fast(x), x0, cfg, generator=make_generator(3, "cpu"), model=net).x
     assert torch.allclose(eager, compiled, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_sampling_energy_agrees_with_eager() -> None:
+    from ebmbench.sampler import sampling_energy
+
+    net = _conv_energy()
+    x = torch.rand(8, 1, 8, 8)
+
+    def energy(v: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
+        return net(v)
+
+    compiled = sampling_energy(net, energy, compile=True)
+    torch.testing.assert_close(compiled(x, None), net(x), rtol=1e-5, atol=1e-5)
+    chain = langevin(compiled, x, LangevinConfig(steps=3), generator=make_generator(0, "cpu"), model=net).x
+    plain = langevin(energy, x, LangevinConfig(steps=3), generator=make_generator(0, "cpu"), model=net).x
+    torch.testing.assert_close(chain, plain, rtol=0, atol=1e-5)

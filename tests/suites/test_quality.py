@@ -304,3 +304,38 @@ def test_quickstart_ebm_meets_the_credible_recipe_targets(tmp_path: Path) -> Non
     samples = rows(rundir, "samples")["fid"]
     assert samples.n == len(x) == 360
     assert accuracy >= 0.85 and samples.value <= 3
+
+
+def test_bfloat16_sampling_is_recorded_cached_apart_and_close_to_float32(tiny_cond_ebm_path: Path,
+                                                                         tmp_path: Path) -> None:
+    """``precision=bfloat16`` runs the network under autocast (the chains stay float32): its records say so,
+    it never reuses float32 samples from the cache, and on the digits its samples land where float32's do."""
+    cache = tmp_path / "cache"
+    plain = run(tiny_cond_ebm_path, tmp_path / "fp32", *FAST, "steps=5", cache=cache)
+    bf16 = run(tiny_cond_ebm_path, tmp_path / "bf16", *FAST, "steps=5", "precision=bfloat16", cache=cache)
+    samples = {r.extra.get("precision") for r in bf16.records() if r.eval_set == "samples"}
+    assert samples == {"bfloat16"}
+    assert all("precision" not in r.extra for r in plain.records())  # default runs' records are unchanged
+    a, b = (np.load(d.path / "samples" / "steps-5.npy") for d in (plain, bf16))
+    assert a.dtype == b.dtype == np.uint8 and not np.array_equal(a, b)  # drawn anew, not the float32 cache
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 8  # a few grey levels of 255 on average
+    with pytest.raises(EbmbenchError, match="precision"):
+        run(tiny_cond_ebm_path, tmp_path / "bad", *FAST, "precision=float16", cache=cache)
+
+
+def test_sampling_energy_levers() -> None:
+    from ebmbench.sampler import sampling_energy
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1), torch.nn.Flatten(0))
+
+    def energy(x: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
+        return net(x)
+
+    assert sampling_energy(net, energy) is energy  # no lever: the energy itself
+    half = sampling_energy(net, energy, precision="bfloat16")
+    x = torch.rand(4, 1, 8, 8)
+    assert half(x, None).dtype == torch.float32
+    torch.testing.assert_close(half(x, None), net(x), rtol=2e-2, atol=2e-2)
+    assert sampling_energy(net, energy, precision="bfloat16") is half  # cached per model and levers
+    with pytest.raises(ValueError, match="precision"):
+        sampling_energy(net, energy, precision="int8")
