@@ -36,14 +36,6 @@ def _cli(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-def _one_line_exit_2(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
 
 def test_the_reference_norms_are_torch_modules_jem_uses(jem_reference) -> None:
     """The hand-written reference norms compute what JEM's nn.InstanceNorm2d(affine=True), nn.GroupNorm(1, C)
@@ -110,10 +102,11 @@ def test_the_wrong_norm_or_head_gives_other_numbers(tmp_path: Path, jem_referenc
 
 
 @pytest.mark.parametrize("norm", ["instance", "layer"])
-def test_instance_and_layer_weights_need_norm_and_the_cli_says_so(tmp_path: Path, norm: str, jem_reference) -> None:
+def test_instance_and_layer_weights_need_norm_and_the_cli_says_so(tmp_path: Path, norm: str, jem_reference,
+                                                                 refused) -> None:
     src = _save(tmp_path / "ckpt.pt", jem_reference(norm=norm))
     out = tmp_path / "x.safetensors"
-    line = _one_line_exit_2(_cli("import", "jem", str(src), "--out", str(out)), "--norm instance|layer")
+    line = refused(["import", "jem", str(src), "--out", str(out)], "--norm instance|layer")
     assert "instance and layer" in line
     assert not out.exists()
     with pytest.raises(CheckpointError, match=re.escape("--norm instance|layer")):
@@ -127,26 +120,26 @@ def test_instance_and_layer_weights_need_norm_and_the_cli_says_so(tmp_path: Path
     ("none", "batch", "none"), ("batch", "instance", "batch"), ("act", "layer", "act"), ("instance", "act",
                                                                                          "instance or layer")])
 def test_a_norm_the_weights_contradict_is_refused(tmp_path: Path, made: str, given: str, fits: str,
-                                                  jem_reference) -> None:
+                                                  jem_reference, refused) -> None:
     src = _save(tmp_path / "ckpt.pt", jem_reference(norm=made))
-    result = _cli("import", "jem", str(src), "--out", str(tmp_path / "x.safetensors"), "--norm", given)
-    _one_line_exit_2(result, f"--norm {given} does not fit", f"--norm {fits}")
+    refused(["import", "jem", src, "--out", tmp_path / "x.safetensors", "--norm", given],
+            f"--norm {given} does not fit", f"--norm {fits}")
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_unstarted_actnorm_and_unknown_norm_tensors_are_refused(tmp_path: Path, jem_reference) -> None:
+def test_unstarted_actnorm_and_unknown_norm_tensors_are_refused(tmp_path: Path, jem_reference, refused) -> None:
     src = _save(tmp_path / "fresh.pt", jem_reference(norm="act", initialized=False))
-    _one_line_exit_2(_cli("import", "jem", str(src), "--out", str(tmp_path / "a.safetensors")),
+    refused(["import", "jem", str(src), "--out", str(tmp_path / "a.safetensors")],
                      "never initialised", "f.layer1.0.bn1")
     state = jem_reference(norm="instance").state_dict()
     state["f.bn1.running_mean"] = torch.zeros(64)  # weight, bias and a mean: no JEM norm holds that
     torch.save({"model_state_dict": state}, tmp_path / "odd.pt")
-    _one_line_exit_2(_cli("import", "jem", str(tmp_path / "odd.pt"), "--out", str(tmp_path / "b.safetensors")),
+    refused(["import", "jem", str(tmp_path / "odd.pt"), "--out", str(tmp_path / "b.safetensors")],
                      "not JEM's Wide ResNet", "f.bn1.running_mean")
     assert not list(tmp_path.glob("*.safetensors"))
 
 
-def test_cli_head_f_and_bad_choices(tmp_path: Path, jem_reference) -> None:
+def test_cli_head_f_and_bad_choices(tmp_path: Path, jem_reference, refused) -> None:
     f = jem_reference(uncond=True, norm="act")
     src = _save(tmp_path / "f.pt", f, torch.rand(6, 3, 32, 32) * 2 - 1)
     out = tmp_path / "f.safetensors"
@@ -157,9 +150,9 @@ def test_cli_head_f_and_bad_choices(tmp_path: Path, jem_reference) -> None:
     x, _ = _inputs()
     with torch.no_grad():
         assert torch.allclose(-ckpt.model.energy(x), f(2 * x - 1), **TOL)
-    _one_line_exit_2(_cli("import", "jem", str(src), "--out", str(tmp_path / "g.safetensors"), "--head", "uncond"),
+    refused(["import", "jem", str(src), "--out", str(tmp_path / "g.safetensors"), "--head", "uncond"],
                      "--head", "ccf", "f")
-    _one_line_exit_2(_cli("import", "jem", str(src), "--out", str(tmp_path / "g.safetensors"), "--norm", "group"),
+    refused(["import", "jem", str(src), "--out", str(tmp_path / "g.safetensors"), "--norm", "group"],
                      "--norm", "instance")
     with pytest.raises(EbmbenchError, match="--head must be one of ccf, f"):
         import_jem(src, tmp_path / "g.safetensors", head="uncond")
