@@ -355,8 +355,27 @@ def _step(x: torch.Tensor, grad: torch.Tensor, config: LangevinConfig, noise: Ch
     return x
 
 
-_ACCELERATED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Callable[[torch.Tensor], torch.Tensor]]] = (
+_LEVERED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Callable[..., torch.Tensor]]] = (
     weakref.WeakKeyDictionary())
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+def _levered(model: nn.Module, key: tuple, fn: Callable[..., torch.Tensor], compile: bool,
+             autocast: torch.dtype | None) -> Callable[..., torch.Tensor]:
+    """``fn(x, ...)`` compiled once (``compile``) and run under ``torch.autocast`` (``autocast``: the energy
+    comes back in float32), cached per ``model`` under ``key`` so compiling happens once."""
+    cached = _LEVERED.setdefault(model, {})
+    if key not in cached:
+        inner = torch.compile(fn, dynamic=False) if compile else fn
+
+        def run(x: torch.Tensor, *rest: object) -> torch.Tensor:
+            if autocast is None:
+                return inner(x, *rest)
+            with torch.autocast(x.device.type, dtype=autocast):
+                return inner(x, *rest).float()
+
+        cached[key] = run
+    return cached[key]
 
 
 def accelerated_energy(model: nn.Module, compile: bool = False, channels_last: bool = False,
@@ -371,28 +390,12 @@ def accelerated_energy(model: nn.Module, compile: bool = False, channels_last: b
       input's device) while the chain's state and its update stay in float32, and the energy is returned in
       float32.
     """
-    cached = _ACCELERATED.setdefault(model, {})
-    key = (compile, channels_last, autocast)
-    if key in cached:
-        return cached[key]
-    forward: Callable[[torch.Tensor], torch.Tensor] = model
-    if compile:
-        forward = torch.compile(model, dynamic=False)
-
-    def energy(x: torch.Tensor) -> torch.Tensor:
-        if channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if autocast is None:
-            return forward(x)
-        with torch.autocast(x.device.type, dtype=autocast):
-            return forward(x).float()
-
-    cached[key] = energy
-    return energy
-
-
-_SAMPLING: weakref.WeakKeyDictionary[nn.Module, dict[tuple, EnergyFn]] = weakref.WeakKeyDictionary()
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+    forward = _levered(model, ("forward", compile, autocast), model, compile, autocast)
+    if not channels_last:
+        return forward
+    return _levered(model, ("forward", compile, autocast, "channels_last"),
+                    lambda x: forward(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x),
+                    False, None)
 
 
 def sampling_energy(model: nn.Module, energy: EnergyFn, precision: str = "float32",
@@ -400,26 +403,12 @@ def sampling_energy(model: nn.Module, energy: EnergyFn, precision: str = "float3
     """``energy`` (``model``'s ``E(x, y)``) with the sampling levers that change float results, so suites
     record them as options: ``precision="bfloat16"`` runs the network under ``torch.autocast`` while the chain's
     state and update stay float32 (the energy is returned in float32); ``compile`` wraps it in
-    ``torch.compile`` (compiled once per model). Cached per model and levers; with neither lever, ``energy``
-    itself."""
+    ``torch.compile`` (compiled once per model and energy). With neither lever, ``energy`` itself."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "float32" and not compile:
         return energy
-    cached = _SAMPLING.setdefault(model, {})
-    key = (precision, compile)
-    if key not in cached:
-        inner = torch.compile(energy, dynamic=False) if compile else energy
-        dtype = PRECISIONS[precision]
-
-        def run(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-            if dtype is None:
-                return inner(x, y)
-            with torch.autocast(x.device.type, dtype=dtype):
-                return inner(x, y).float()
-
-        cached[key] = run
-    return cached[key]
+    return _levered(model, (energy, precision, compile), energy, compile, PRECISIONS[precision])
 
 
 def uniform_noise(n: int, shape: tuple[int, ...], value_range: tuple[float, float], device: torch.device | str,

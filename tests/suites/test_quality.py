@@ -337,5 +337,7 @@ def test_sampling_energy_levers() -> None:
     assert half(x, None).dtype == torch.float32
     torch.testing.assert_close(half(x, None), net(x), rtol=2e-2, atol=2e-2)
     assert sampling_energy(net, energy, precision="bfloat16") is half  # cached per model and levers
+    other = sampling_energy(net, lambda v, _y: -net(v), precision="bfloat16")  # ... and per energy
+    torch.testing.assert_close(other(x, None), -half(x, None))
     with pytest.raises(ValueError, match="precision"):
         sampling_energy(net, energy, precision="int8")
