@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_efficiency import quickstart_model
 from bench_train_scaling import timed
 
 DEFAULTS = {"quality": ["n=2000", "steps=60", "cache=false"], "ood": ["n=1000"], "energy": ["noise_n=20000"],
@@ -57,16 +58,6 @@ def largest_difference(a: dict[str, float], b: dict[str, float]) -> float:
     return max(diffs, default=0.0)
 
 
-def default_model() -> Path:
-    import torch
-
-    from ebmbench.quickstart import QUICKSTART_EBM
-    from ebmbench.runner import default_cache_dir
-    from ebmbench.zoo import cached_model
-
-    return cached_model("ebm", dict(QUICKSTART_EBM), default_cache_dir(), torch.device("cpu"), progress=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="quality", choices=sorted(DEFAULTS))
@@ -76,7 +67,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--set", dest="settings", action="append", default=None, metavar="KEY=VALUE")
     args = parser.parse_args()
-    model = args.model or default_model()
+    model = args.model or quickstart_model()
     settings = args.settings if args.settings is not None else DEFAULTS[args.suite]
     work: dict[int, list[float]] = {1: [], args.nproc: []}
     start: dict[int, list[float]] = {1: [], args.nproc: []}

@@ -132,10 +132,11 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
     path on CPU (oneDNN) and GPU (cuDNN); results agree with the default layout to float rounding, not bit for
     bit, and the noise is drawn in the same order. ``micro_batch`` computes each step's gradient over that many
     chains at a time (the noise is still drawn for the whole batch, so the chain is the same): only for an
-    ``energy`` that treats examples independently (no BatchNorm in training mode); ``"auto"`` picks the size
-    from ``model``'s widest activation (``auto_micro_batch``). Results agree with whole-batch steps to float
-    rounding, and bit for bit wherever the network's kernels do not depend on the batch size (both peer
-    benchmark nets on CPU). Chains through which gradients flow (``differentiable``) are never split.
+    ``energy`` that treats examples independently; ``"auto"`` picks the size from ``model``'s widest activation
+    and keeps whole batches where examples may see each other (``auto_micro_batch``). Results agree with
+    whole-batch steps to float rounding, and bit for bit wherever the network's kernels do not depend on the
+    batch size (both peer benchmark nets on CPU). Chains through which gradients flow (``differentiable``) are
+    never split.
     """
     noise = ChainNoise(generator, *(rows or (0, len(x0))))
     layout = torch.channels_last if channels_last and x0.dim() == 4 else torch.preserve_format
@@ -147,8 +148,7 @@ def langevin(energy: EnergyFn, x0: torch.Tensor, config: LangevinConfig, y: torc
         if micro_batch == "auto":  # measured within the chain's context: spectral norm computed once, as without
             micro_batch = auto_micro_batch(energy, x0, y, model)
         if unrolled:
-            x = _unrolled_chain(energy, x0, config, y, noise, trace if record else None,
-                                project)
+            x = _unrolled_chain(energy, x0, config, y, noise, trace if record else None, project)
         else:
             chain = _inplace_chain if inplace else _functional_chain
             x = chain(energy, x0.detach().clone(memory_format=layout), config, y, noise,

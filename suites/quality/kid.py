@@ -28,9 +28,8 @@ def kernel_inception_distance(features_1: torch.Tensor, features_2: torch.Tensor
     """KID of ``features_1`` against ``features_2`` (rows are examples): the mean and the (population) std of
     the unbiased MMD² over ``subsets`` random subsets of ``subset_size`` rows of each set.
 
-    ``method`` chooses how the subset sums are found ("auto": whichever takes fewer operations); "subsets"
-    with the default kernel is torch-fidelity's own computation (float32 for float32 features), "whole" is
-    float64 throughout.
+    ``method`` chooses how the subset sums are found ("auto": whichever takes fewer operations): "subsets" is
+    torch-fidelity's own computation (float32 for float32 features), "whole" is float64 throughout.
     """
     n1, n2 = len(features_1), len(features_2)
     if subset_size > min(n1, n2) or subset_size < 2:
@@ -41,23 +40,23 @@ def kernel_inception_distance(features_1: torch.Tensor, features_2: torch.Tensor
                          f"{tuple(features_2.shape)}")
     if method == "auto":
         method = "whole" if _whole_is_cheaper(n1, n2, features_1.shape[1], subsets, subset_size) else "subsets"
-    if method == "subsets" and gamma is None and coef0 == 1.0 and degree == 3:
-        return _torch_fidelity(features_1, features_2, subsets, subset_size, rng_seed)
+    if method == "subsets":
+        return _torch_fidelity(features_1, features_2, subsets, subset_size, rng_seed, degree, gamma, coef0)
     x, y = features_1.detach().cpu().double(), features_2.detach().cpu().double()
     kernel = _PolynomialKernel(degree, 1.0 / x.shape[1] if gamma is None else gamma, coef0)
-    picks = _subsets(n1, n2, subsets, subset_size, rng_seed)
-    sums = _sums_whole(x, y, picks, kernel) if method == "whole" else _sums_by_subset(x, y, picks, kernel)
+    sums = _sums_whole(x, y, _subsets(n1, n2, subsets, subset_size, rng_seed), kernel)
     m = subset_size
     mmd2 = (sums["xx"] + sums["yy"]) / (m * (m - 1)) - 2 * sums["xy"] / (m * m)
     return float(mmd2.mean()), float(mmd2.std(unbiased=False))
 
 
 def _torch_fidelity(features_1: torch.Tensor, features_2: torch.Tensor, subsets: int, subset_size: int,
-                    rng_seed: int) -> tuple[float, float]:
+                    rng_seed: int, degree: int, gamma: float | None, coef0: float) -> tuple[float, float]:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     out = kid_features_to_metric(features_1, features_2, kid_subsets=subsets, kid_subset_size=subset_size,
-                                 rng_seed=rng_seed, verbose=False)
+                                 rng_seed=rng_seed, verbose=False, kid_kernel_poly_degree=degree,
+                                 kid_kernel_poly_gamma=gamma, kid_kernel_poly_coef0=coef0)
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
@@ -111,16 +110,3 @@ def _quadratic_forms(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: tor
         rows = slice(start, start + block)
         out += (wa[rows] * (kernel(a[rows], b) @ wb)).sum(0)
     return out
-
-
-def _sums_by_subset(x: torch.Tensor, y: torch.Tensor, picks: list[tuple[np.ndarray, np.ndarray]],
-                    kernel: _PolynomialKernel) -> dict[str, torch.Tensor]:
-    """The same sums from one set of kernel matrices per subset (torch-fidelity's way, in float64: for a kernel
-    other than torch-fidelity's default)."""
-    xx, yy, xy = [], [], []
-    for rows_1, rows_2 in picks:
-        a, b = x[torch.from_numpy(rows_1)], y[torch.from_numpy(rows_2)]
-        xx.append(kernel(a, a).sum() - kernel.diagonal(a).sum())
-        yy.append(kernel(b, b).sum() - kernel.diagonal(b).sum())
-        xy.append(kernel(a, b).sum())
-    return {"xx": torch.stack(xx), "yy": torch.stack(yy), "xy": torch.stack(xy)}
