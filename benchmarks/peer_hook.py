@@ -26,9 +26,9 @@ from ebmbench.sampler import LangevinConfig, accelerated_energy, langevin
 
 
 def _run(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
-         clamp: tuple[float, float] | None, grad_clip: float | None, compile: bool) -> torch.Tensor:
+         clamp: tuple[float, float] | None, grad_clip: float | None, compile: bool,
+         channels_last: bool) -> torch.Tensor:
     config = LangevinConfig(steps=steps, step_size=step_size, noise=noise, grad_clip=grad_clip, clamp=clamp)
-    channels_last = not compile and os.environ.get("EBMBENCH_CHANNELS_LAST", "1") == "1"
     energy = accelerated_energy(energy_fn, compile=compile)
     return langevin(lambda x, _y: energy(x), x0, config, model=energy_fn, inplace=True,
                     channels_last=channels_last, micro_batch="auto").x
@@ -37,7 +37,8 @@ def _run(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, n
 def langevin_hook(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
                   clamp: tuple[float, float] | None = None, grad_clip: float | None = None) -> torch.Tensor:
     """``steps`` of the shared in-place Langevin chain with the bench's settings."""
-    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=False)
+    channels_last = os.environ.get("EBMBENCH_CHANNELS_LAST", "1") == "1"
+    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=False, channels_last=channels_last)
 
 
 def langevin_hook_exact(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
@@ -46,12 +47,10 @@ def langevin_hook_exact(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step
     """The in-place chain in the default memory layout: every convolution runs the kernels the textbook loop
     runs, so the chain matches it bit for bit (channels_last changes the float rounding, which on the CIFAR
     net flips a few leaky-ReLU kinks: up to 4e-4 in one step of size 10)."""
-    config = LangevinConfig(steps=steps, step_size=step_size, noise=noise, grad_clip=grad_clip, clamp=clamp)
-    return langevin(lambda x, _y: energy_fn(x), x0, config, model=energy_fn, inplace=True,
-                    micro_batch="auto").x
+    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=False, channels_last=False)
 
 
 def langevin_hook_compiled(energy_fn: nn.Module, x0: torch.Tensor, steps: int, step_size: float, noise: float,
                            clamp: tuple[float, float] | None = None, grad_clip: float | None = None) -> torch.Tensor:
     """The same chain with the energy's forward (and so its backward) compiled by ``torch.compile``."""
-    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=True)
+    return _run(energy_fn, x0, steps, step_size, noise, clamp, grad_clip, compile=True, channels_last=False)
