@@ -153,11 +153,13 @@ def shard_run_dir(run: RunDir, identity: dict[str, Any], details: dict[str, Any]
         if error is not None:
             raise EbmbenchError(error)
         if distributed.is_main():
+            distributed.barrier()  # the other ranks copy ``run`` before rank 0 writes to it again
             yield run, resumed
             return
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"ebmbench-rank{distributed.rank()}-")))
         shadow = RunDir(scratch / "run")
         shutil.copytree(run.path, shadow.path)
+        distributed.barrier()
         yield shadow, shadow.start(identity, details)
 
 
